@@ -1,0 +1,1 @@
+"""The central server that a city's halls report to (issue 6)."""

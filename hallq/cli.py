@@ -1,0 +1,133 @@
+"""The `hallq` command: run the controller, check a configuration."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from hallq import __version__
+from hallq.errors import ConfigError, StorageError
+from hallq.hall.config import HallConfig, demo_config_path, load_config
+from hallq.hall.schedule import Timetable, local_now
+
+
+def _default_data_dir(demo: bool) -> Path:
+    base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "hallq"
+    return base / ("demo" if demo else "hall")
+
+
+def _demo_clock(cfg: HallConfig) -> tuple[Callable[[], float], str]:
+    """In the demo, outside hours, run the hall's clock from the next opening so it can be tried."""
+    table = Timetable(cfg)
+    now = time.time()
+    if table.issue_status(now).open:
+        return time.time, ""
+    opening = table.next_opening(now)
+    if opening is None:
+        return time.time, ""
+    start = (opening + timedelta(minutes=20)).timestamp()
+    offset = start - now
+    note = (
+        f"The demo hall is closed at {local_now(cfg, now):%a %H:%M}; its clock runs from "
+        f"{datetime.fromtimestamp(start, cfg.zone):%Y-%m-%d %H:%M} instead (--real-clock to keep the real time)."
+    )
+    return (lambda: time.time() + offset), note
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from hallq.controller.app import create_app
+
+    demo = args.config is None
+    path = Path(args.config) if args.config else demo_config_path()
+    try:
+        cfg = load_config(path)
+    except ConfigError as e:
+        print(f"hallq: the configuration has errors:\n{e}", file=sys.stderr)
+        return 2
+    data_dir = Path(args.data_dir) if args.data_dir else _default_data_dir(demo)
+    clock: Callable[[], float] = time.time
+    note = ""
+    if demo and not args.real_clock:
+        clock, note = _demo_clock(cfg)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        app = create_app(cfg, data_dir, clock=clock)
+    except StorageError as e:
+        print(f"hallq: {e}", file=sys.stderr)
+        return 2
+    shown = "localhost" if args.host in ("0.0.0.0", "::", "") else args.host
+    base = f"http://{shown}:{args.port}"
+    print(f"hallq {__version__}: {cfg.hall.name} ({cfg.hall.id})")
+    print(f"  configuration  {path}")
+    print(f"  event log      {data_dir / 'events.sqlite3'}")
+    if note:
+        print(f"  clock          {note}")
+    print(f"  hall state     {base}/api/state")
+    print(f"  API document   {base}/api/openapi.json")
+    print(f"  live feed      ws://{shown}:{args.port}/api/feed")
+    print(
+        "  try:  curl -X POST " + base + "/api/tickets -H 'Content-Type: application/json' "
+        '-d \'{"request_id": "t1", "service": "police"}\'',
+        flush=True,
+    )
+    web.run_app(app, host=args.host, port=args.port, print=None, handle_signals=True)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    bad = 0
+    for name in args.files:
+        try:
+            cfg = load_config(name)
+        except ConfigError as e:
+            print(e, file=sys.stderr)
+            bad += 1
+            continue
+        print(
+            f"{name}: ok — {cfg.hall.name}: {len(cfg.services)} services, "
+            f"{len(cfg.windows)} windows, {len(cfg.priority)} priority categories"
+        )
+    return 1 if bad else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hallq", description="Queue calling and hall signage.")
+    parser.add_argument("--version", action="version", version=f"hallq {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the hall controller (the demo hall with no --config)")
+    run.add_argument("--config", help="hall configuration (TOML); default: the demo hall")
+    run.add_argument(
+        "--data-dir", help="where the event log lives (default: ~/.local/state/hallq/...)"
+    )
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    run.add_argument(
+        "--real-clock", action="store_true", help="demo hall: keep the real time even when closed"
+    )
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="check hall configuration files")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.set_defaults(func=cmd_check_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

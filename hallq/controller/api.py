@@ -1,0 +1,247 @@
+"""HTTP and WebSocket handlers. JSON in and out; every user mistake is a 4xx that says why."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from aiohttp import WSMsgType, web
+
+from hallq.controller.bus import EventBus
+from hallq.controller.routes import COMMAND_ROUTES, CommandRoute
+from hallq.controller.store import EventLog
+from hallq.controller.views import hall_view, ticket_view
+from hallq.controller.writer import HallWriter
+from hallq.errors import BadRequest, CommandRejected
+from hallq.hall.events import Record
+
+log = logging.getLogger("hallq.api")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """JSON with Chinese kept readable (not \u-escaped)."""
+    return web.json_response(data, status=status, dumps=_dumps)
+
+writer_key = web.AppKey("writer", HallWriter)
+reader_key = web.AppKey("reader", EventLog)
+bus_key = web.AppKey("bus", EventBus)
+openapi_key = web.AppKey("openapi", dict)
+
+FEED_CATCH_UP_LIMIT = 50_000  # beyond this gap a reconnecting client gets a snapshot instead
+MAX_BODY = 64 * 1024
+
+
+def error_response(code: str, message: str, status: int) -> web.Response:
+    return json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def errors_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except CommandRejected as e:
+        return error_response(e.code, e.message, e.status)
+    except web.HTTPException as e:
+        if e.status >= 400 and e.content_type != "application/json":
+            return error_response(e.reason.lower().replace(" ", "_"), e.text or e.reason, e.status)
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("internal error on %s %s", request.method, request.path)
+        return error_response("internal_error", "内部错误，已记录 / Internal error (logged)", 500)
+
+
+def record_json(record: Record) -> dict[str, Any]:
+    item: dict[str, Any] = msgspec.to_builtins(record.event)
+    item["seq"] = record.seq
+    item["ts"] = record.ts
+    if record.request:
+        item["request"] = record.request
+    return item
+
+
+async def _read_body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise BadRequest("body_too_large", f"the request body is over {MAX_BODY} bytes")
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadRequest("invalid_json", f"the body is not valid JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("invalid_json", "the body must be a JSON object {...}")
+    return body
+
+
+def _path_value(route: CommandRoute, name: str, raw: str) -> Any:
+    if name == "window":
+        if not raw.isdigit() or not 1 <= int(raw) <= 999:
+            raise BadRequest("invalid_window", f"window must be a number 1-999, not {raw!r}")
+        return int(raw)
+    return raw
+
+
+def command_handler(route: CommandRoute) -> Callable[[web.Request], Awaitable[web.Response]]:
+    tag = route.command.__struct_config__.tag
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await _read_body(request)
+        for name in route.path_params:
+            body[name] = _path_value(route, name, request.match_info[name])
+        key = request.headers.get("Idempotency-Key")
+        if key and "request_id" not in body:
+            body["request_id"] = key
+        if not isinstance(body.get("request_id"), str) or not body["request_id"].strip():
+            raise BadRequest(
+                "request_id_required",
+                "request_id is required: a new unique id for each action, the same id when retrying it",
+            )
+        if len(body["request_id"]) > 128:
+            raise BadRequest("request_id_too_long", "request_id is at most 128 characters")
+        body["command"] = tag
+        try:
+            cmd = msgspec.convert(body, route.command, strict=True)
+        except msgspec.ValidationError as e:
+            raise BadRequest("invalid_request", f"{route.operation_id}: {e}") from None
+        reply = await request.app[writer_key].submit(cmd)
+        return json_response(reply)
+
+    handle.__name__ = route.operation_id
+    return handle
+
+
+async def get_state(request: web.Request) -> web.Response:
+    writer = request.app[writer_key]
+    which = request.query.get("tickets", "waiting")
+    if which not in ("waiting", "all"):
+        raise BadRequest("invalid_query", "tickets must be 'waiting' or 'all'")
+    return json_response(hall_view(writer.engine, writer.clock(), all_tickets=which == "all"))
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    writer = request.app[writer_key]
+    t = writer.engine.find_ticket(request.match_info["ticket"])
+    waits = writer.engine.ticket_waits(writer.clock()) if t.status == "waiting" else {}
+    return json_response(ticket_view(t, waits.get(t.id)))
+
+
+def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadRequest("invalid_query", f"{name} must be a whole number {low}-{high}")
+    return int(raw)
+
+
+async def get_events(request: web.Request) -> web.Response:
+    after = _int_query(request, "after", 0, 0, 2**62)
+    limit = _int_query(request, "limit", 1000, 1, 10_000)
+    records = await asyncio.to_thread(request.app[reader_key].read_after, after, limit)
+    last = request.app[writer_key].engine.state.seq
+    return json_response({"events": [record_json(r) for r in records], "last_seq": last})
+
+
+async def get_health(request: web.Request) -> web.Response:
+    writer = request.app[writer_key]
+    return json_response(
+        {
+            "ok": True,
+            "seq": writer.engine.state.seq,
+            "day": writer.engine.state.day,
+            "commands": writer.commands,
+            "batches": writer.batches,
+            "feed_clients": len(request.app[bus_key]),
+        }
+    )
+
+
+async def get_openapi(request: web.Request) -> web.Response:
+    return json_response(request.app[openapi_key])
+
+
+async def feed(request: web.Request) -> web.WebSocketResponse:
+    """A snapshot on connect (or the events since ?since=SEQ), then every event, in order."""
+    since_raw = request.query.get("since")
+    since: int | None = None
+    if since_raw is not None:
+        if not since_raw.isdigit():
+            raise BadRequest("invalid_query", "since must be a sequence number")
+        since = int(since_raw)
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_BODY)
+    await ws.prepare(request)
+    writer = request.app[writer_key]
+    sub = request.app[bus_key].subscribe()
+    sent = 0
+    try:
+        current = writer.engine.state.seq
+        if since is not None and since <= current and current - since <= FEED_CATCH_UP_LIMIT:
+            reader = request.app[reader_key]
+            sent = since
+            while sent < current:
+                chunk = await asyncio.to_thread(reader.read_after, sent, 2000)
+                if not chunk:
+                    break
+                for r in chunk:
+                    await ws.send_json({"type": "event", "seq": r.seq, "event": record_json(r)})
+                sent = chunk[-1].seq
+        else:
+            view = hall_view(writer.engine, writer.clock())
+            sent = view["seq"]
+            await ws.send_json(
+                {"type": "snapshot", "seq": sent, "version": view["version"], "state": view}
+            )
+        reader_task = asyncio.create_task(_drain_client(ws))
+        try:
+            async for record in sub:
+                if record.seq <= sent:
+                    continue
+                await ws.send_json(
+                    {"type": "event", "seq": record.seq, "event": record_json(record)}
+                )
+                sent = record.seq
+            if sub.overflowed:
+                await ws.send_json(
+                    {"type": "resync", "seq": sent, "message": "fell behind; reconnect with ?since"}
+                )
+        finally:
+            reader_task.cancel()
+    except ConnectionResetError:
+        pass
+    finally:
+        sub.close()
+        await ws.close()
+    return ws
+
+
+async def _drain_client(ws: web.WebSocketResponse) -> None:
+    """Read (and ignore) what the client sends, so pings and close frames are handled."""
+    async for msg in ws:
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+            break
+
+
+def add_routes(app: web.Application) -> None:
+    for route in COMMAND_ROUTES:
+        app.router.add_route(route.method, route.path, command_handler(route))
+    app.router.add_get("/api/state", get_state)
+    app.router.add_get("/api/tickets/{ticket}", get_ticket)
+    app.router.add_get("/api/events", get_events)
+    app.router.add_get("/api/health", get_health)
+    app.router.add_get("/api/openapi.json", get_openapi)
+    app.router.add_get("/api/feed", feed)

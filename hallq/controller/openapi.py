@@ -1,0 +1,206 @@
+"""The OpenAPI 3.1 document at /api/openapi.json, built from the command structs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from hallq import __version__
+from hallq.controller.routes import COMMAND_ROUTES
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "machine-readable, snake_case"},
+                "message": {"type": "string", "description": "for a person, Chinese first"},
+            },
+        }
+    },
+}
+
+_REPLY = {
+    "type": "object",
+    "required": ["ok", "seq", "events"],
+    "properties": {
+        "ok": {"type": "boolean"},
+        "seq": {"type": "integer", "description": "sequence number of the last event"},
+        "events": {"type": "array", "items": {"type": "object"}},
+        "ticket": {"type": "object", "description": "the ticket issued (issueTicket)"},
+        "called": {"type": "object", "description": "the ticket called, if any"},
+        "repeated": {"type": "boolean", "description": "true when the request id was seen before"},
+    },
+}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {
+        str(code): {
+            "description": {
+                400: "bad input",
+                404: "not found",
+                409: "a hall rule refused it",
+                503: "storage unavailable",
+            }[code],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for code in codes
+    }
+
+
+def build_openapi() -> dict[str, Any]:
+    _, components = msgspec.json.schema_components(
+        [r.command for r in COMMAND_ROUTES], ref_template="#/components/schemas/{name}"
+    )
+    paths: dict[str, Any] = {}
+    for route in COMMAND_ROUTES:
+        name = route.command.__name__
+        body = dict(components[name])
+        props = {
+            k: v
+            for k, v in body.get("properties", {}).items()
+            if k not in (*route.path_params, "command")
+        }
+        required = [k for k in body.get("required", []) if k in props]
+        schema = {
+            "type": "object",
+            "properties": props,
+            "required": required,
+            "additionalProperties": False,
+        }
+        params = [
+            {
+                "name": p,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1}
+                if p == "window"
+                else {"type": "string"},
+            }
+            for p in route.path_params
+        ]
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "Alternative to request_id in the body.",
+            }
+        )
+        paths.setdefault(route.path, {})[route.method.lower()] = {
+            "operationId": route.operation_id,
+            "summary": route.summary,
+            "parameters": params,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+            "responses": {
+                "200": {
+                    "description": "done",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Reply"}}
+                    },
+                },
+                **_errors(400, 404, 409, 503),
+            },
+        }
+    paths["/api/state"] = {
+        "get": {
+            "operationId": "getHallState",
+            "summary": "The whole hall: services, waits, windows, tickets waiting, recent calls",
+            "parameters": [
+                {
+                    "name": "tickets",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["waiting", "all"]},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "the hall state",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    }
+    paths["/api/tickets/{ticket}"] = {
+        "get": {
+            "operationId": "getTicket",
+            "summary": "One of today's tickets, with its place and estimated wait",
+            "parameters": [
+                {"name": "ticket", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {
+                    "description": "the ticket",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                **_errors(404),
+            },
+        }
+    }
+    paths["/api/events"] = {
+        "get": {
+            "operationId": "getEvents",
+            "summary": "The event log by sequence number (for the uplink and reports)",
+            "parameters": [
+                {
+                    "name": "after",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 0},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 10000},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "events",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                **_errors(400),
+            },
+        }
+    }
+    paths["/api/feed"] = {
+        "get": {
+            "operationId": "feed",
+            "summary": "WebSocket: a snapshot on connect, then every event; ?since=SEQ resumes",
+            "parameters": [
+                {
+                    "name": "since",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 0},
+                }
+            ],
+            "responses": {"101": {"description": "switching to WebSocket"}},
+        }
+    }
+    paths["/api/health"] = {
+        "get": {
+            "operationId": "getHealth",
+            "summary": "Liveness and the writer's figures",
+            "responses": {
+                "200": {
+                    "description": "ok",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "hallq controller", "version": __version__},
+        "paths": paths,
+        "components": {"schemas": {"Error": _ERROR, "Reply": _REPLY}},
+    }

@@ -1,0 +1,161 @@
+"""The hall state as clients read it (getHallState and the feed's snapshot)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hallq.hall.engine import Engine
+from hallq.hall.schedule import local_now
+from hallq.hall.state import STATE_VERSION, Ticket
+
+RECENT_CALLS = 20
+
+
+def ticket_view(t: Ticket, wait: tuple[int, float | None] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": t.id,
+        "number": t.display,
+        "service": t.service,
+        "status": t.status,
+        "category": t.category,
+        "issued_at": t.issued_at,
+        "window": t.window,
+        "called_at": t.called_at,
+        "recalls": t.recalls,
+        "estimate_at_issue_minutes": t.estimate_minutes,
+    }
+    if t.appointment:
+        out["appointment"] = t.appointment
+        out["slot_start"] = t.slot_start
+    if t.reinstatements:
+        out["reinstated"] = t.reinstatements
+    if t.transferred_from:
+        out["transferred_from"] = t.transferred_from
+    if t.evaluation:
+        out["evaluation"] = t.evaluation
+    if wait is not None:
+        out["ahead"], out["estimate_minutes"] = wait[0], _minutes(wait[1])
+    return out
+
+
+def _minutes(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def hall_view(engine: Engine, now: float, all_tickets: bool = False) -> dict[str, Any]:
+    """Everything a screen, kiosk or terminal needs to draw the hall, versioned by `seq`."""
+    cfg, st = engine.config, engine.state
+    issue = engine.timetable.issue_status(now)
+    waits = engine.ticket_waits(now)
+    outlooks = engine.outlooks()
+    local = local_now(cfg, now)
+    sessions = engine.timetable.sessions(local.date())
+    services = []
+    for s in cfg.services:
+        view = outlooks[s.code]
+        counts = st.issued_by_session.get(s.code, [])
+        issued = sum(counts)
+        services.append(
+            {
+                "code": s.code,
+                "name": s.name,
+                "name_en": s.name_en,
+                "prefix": s.prefix,
+                "enabled": s.enabled,
+                "waiting": view.waiting,
+                "issued_today": issued,
+                "daily_quota": s.daily_quota,
+                "quota_left": None if s.daily_quota is None else max(0, s.daily_quota - issued),
+                "windows_open": view.windows_open,
+                "estimate_minutes": _minutes(view.new_ticket_minutes),
+                "mean_service_minutes": round(view.mean_minutes, 2),
+                "windows": [w.number for w in cfg.windows if any(s.code in t for t in w.tiers)],
+                "guide": {
+                    "materials": s.guide.materials,
+                    "materials_en": s.guide.materials_en,
+                    "time_limit": s.guide.time_limit,
+                    "fee": s.guide.fee,
+                    "legal_basis": s.guide.legal_basis,
+                    "notes": s.guide.notes,
+                },
+            }
+        )
+    windows = []
+    thresholds = cfg.away.thresholds_minutes
+    for w in cfg.windows:
+        ws = engine.window_state(w.number)
+        current = st.tickets.get(ws.ticket) if ws.ticket is not None else None
+        minutes_in_state = max(0.0, (now - ws.since) / 60.0) if ws.since else 0.0
+        windows.append(
+            {
+                "number": w.number,
+                "label": w.label,
+                "label_en": w.label_en,
+                "tiers": w.tiers,
+                "backup": w.backup,
+                "status": ws.status,
+                "since": ws.since or None,
+                "reason": ws.reason,
+                "staff": ws.staff,
+                "staff_name": ws.staff_name,
+                "ticket": ticket_view(current) if current else None,
+                "served_today": ws.served_today,
+                "away_minutes": round(minutes_in_state, 1) if ws.status == "away" else 0.0,
+                "away_thresholds_passed": [
+                    t for t in thresholds if ws.status == "away" and minutes_in_state >= t
+                ],
+            }
+        )
+    called = sorted(
+        (
+            t
+            for t in st.tickets.values()
+            if t.called_at is not None and t.status in ("called", "serving", "done")
+        ),
+        key=lambda t: t.called_at or 0.0,
+        reverse=True,
+    )[:RECENT_CALLS]
+    if all_tickets:
+        tickets = [ticket_view(t, waits.get(t.id)) for t in st.tickets.values()]
+    else:
+        tickets = [ticket_view(st.tickets[i], waits.get(i)) for i in sorted(waits)]
+    return {
+        "version": STATE_VERSION,
+        "seq": st.seq,
+        "now": now,
+        "hall": {
+            "id": cfg.hall.id,
+            "name": cfg.hall.name,
+            "name_en": cfg.hall.name_en,
+            "timezone": cfg.hall.timezone,
+            "footer": cfg.hall.footer,
+            "footer_en": cfg.hall.footer_en,
+        },
+        "day": st.day,
+        "local_time": local.isoformat(timespec="seconds"),
+        "hours": [f"{s.start:%H:%M}-{s.end:%H:%M}" for s in sessions],
+        "issuing": {
+            "open": issue.open,
+            "code": issue.code,
+            "message": issue.message,
+            "next_opening": issue.next_opening.isoformat() if issue.next_opening else None,
+        },
+        "services": services,
+        "windows": windows,
+        "recent_calls": [
+            {
+                "number": t.display,
+                "window": t.window,
+                "service": t.service,
+                "called_at": t.called_at,
+            }
+            for t in called
+        ],
+        "waiting": sum(len(v) for v in engine.waiting.values()),
+        "tickets": tickets,
+        "priority": [{"code": p.code, "name": p.name, "name_en": p.name_en} for p in cfg.priority],
+        "evaluation_levels": [
+            {"code": lv.code, "name": lv.name, "name_en": lv.name_en, "bad": lv.bad}
+            for lv in cfg.evaluation.levels
+        ],
+    }

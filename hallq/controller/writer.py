@@ -1,0 +1,162 @@
+"""The single writer: every command passes through here, in order.
+
+Commands wait in one queue. The writer takes all that are waiting, applies them to the
+engine one after another, commits their events in one transaction (off the event loop, in
+its own I/O thread) and only then answers them and publishes the events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from hallq.controller.bus import EventBus
+from hallq.controller.store import EventLog
+from hallq.errors import CommandRejected, StorageError
+from hallq.hall.commands import Command
+from hallq.hall.engine import Engine, Outcome, summarize
+from hallq.hall.events import DayStarted, Record
+from hallq.hall.state import STATE_VERSION
+
+log = logging.getLogger("hallq.writer")
+
+MAX_BATCH = 512
+SNAPSHOT_AFTER_REPLAY = 2_000  # events replayed at start above which a snapshot is written
+
+
+class Unavailable(CommandRejected):
+    def __init__(self, message: str) -> None:
+        super().__init__("storage_unavailable", message, status=503)
+
+
+@dataclass
+class LoadReport:
+    snapshot_seq: int
+    replayed: int
+    seconds: float
+
+
+class HallWriter:
+    """Owns the engine and the log. Use `submit` from the event loop that started it."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        log_: EventLog,
+        bus: EventBus,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.log = log_
+        self.bus = bus
+        self.clock = clock
+        self._queue: asyncio.Queue[tuple[Command, asyncio.Future[dict[str, Any]]]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hallq-log")
+        self.commands = 0
+        self.batches = 0
+        self.last_loop_beat = time.monotonic()
+
+    # ------------------------------------------------------------ lifecycle
+
+    def load(self) -> LoadReport:
+        """Rebuild the state: the newest snapshot, then every event after it."""
+        started = time.perf_counter()
+        snap = self.log.latest_snapshot(STATE_VERSION)
+        if snap is not None:
+            self.engine.restore(snap)
+        base = self.engine.state.seq
+        replayed = 0
+        for record in self.log.iter_after(base):
+            self.engine.apply_record(record)
+            replayed += 1
+        if replayed >= SNAPSHOT_AFTER_REPLAY:
+            self.log.save_snapshot(self.engine.state, self.clock())
+        return LoadReport(base, replayed, time.perf_counter() - started)
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._run(), name="hallq-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await asyncio.get_running_loop().run_in_executor(
+            self._io, self.log.save_snapshot, self.engine.state, self.clock()
+        )
+        self._io.shutdown(wait=True)
+
+    # ------------------------------------------------------------ commands
+
+    async def submit(self, cmd: Command) -> dict[str, Any]:
+        """Queue a command; return its reply once its events are committed."""
+        if self._queue is None:
+            raise Unavailable("控制器尚未就绪 / The controller is starting; retry in a moment")
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((cmd, fut))
+        return await fut
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            results: list[tuple[asyncio.Future[dict[str, Any]], Outcome]] = []
+            records: list[Record] = []
+            for cmd, fut in batch:
+                out = self.engine.execute(cmd, self.clock())
+                records.extend(out.records)
+                results.append((fut, out))
+            try:
+                await loop.run_in_executor(self._io, self.log.append, records)
+            except StorageError as err:
+                log.error("event log write failed; rebuilding state from the log: %s", err)
+                await self._recover(loop)
+                for fut, _ in results:
+                    if not fut.done():
+                        fut.set_exception(
+                            Unavailable("存储写入失败，请重试 / Could not save; please retry")
+                        )
+                continue
+            self.commands += len(batch)
+            self.batches += 1
+            for fut, out in results:
+                if fut.done():  # the client went away
+                    continue
+                if out.error is not None:
+                    fut.set_exception(out.error)
+                elif out.duplicate is not None:
+                    reply = out.reply
+                    if reply is None:
+                        first, last = out.duplicate.first, out.duplicate.last
+                        old = await loop.run_in_executor(self._io, self.log.read_range, first, last)
+                        reply = summarize(old, last)
+                    fut.set_result({**reply, "repeated": True})
+                else:
+                    fut.set_result(out.reply or summarize([], self.engine.state.seq))
+            if records:
+                self.bus.publish(records)
+                if any(isinstance(r.event, DayStarted) for r in records):
+                    await loop.run_in_executor(
+                        self._io, self.log.save_snapshot, self.engine.state, self.clock()
+                    )
+
+    async def _recover(self, loop: asyncio.AbstractEventLoop) -> None:
+        from hallq.hall.state import HallState
+
+        self.engine.restore(HallState())
+        try:
+            await loop.run_in_executor(self._io, self.load)
+        except StorageError as err:  # pragma: no cover - the disk is gone
+            log.critical("cannot reload the event log: %s", err)

@@ -1,0 +1,1 @@
+"""Printer, voice, LED boards, buttons and evaluators: real backends and simulators (issue 3)."""

@@ -1,0 +1,539 @@
+"""Hall configuration (TOML): the model, its defaults and its validation.
+
+Every rule the hall carries is a setting here. `load_config(path)` returns a checked
+`HallConfig` or raises `ConfigError` whose lines name the file, the line where it can be
+found, the field, and what is allowed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date, time
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from hallq.errors import ConfigError
+from hallq.hall.tomllines import line_of
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base for config tables: unknown keys are errors (a typo must not pass silently)."""
+
+
+class HallInfo(_Section, kw_only=True):
+    id: str
+    name: str
+    name_en: str = ""
+    timezone: str = "Asia/Shanghai"
+    footer: str = ""
+    footer_en: str = ""
+
+
+class Season(_Section, kw_only=True):
+    """A timetable that replaces the usual one between two dates each year (e.g. 夏季作息)."""
+
+    name: str
+    from_: str = msgspec.field(name="from")
+    to: str
+    sessions: list[str]
+    weekdays: dict[Weekday, list[str]] = {}
+
+
+class Hours(_Section, kw_only=True):
+    workdays: list[Weekday] = msgspec.field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"]
+    )
+    sessions: list[str] = msgspec.field(default_factory=lambda: ["08:40-11:50", "13:10-16:50"])
+    weekdays: dict[Weekday, list[str]] = {}
+    issue_cutoff_minutes: int = 30
+    holidays: list[str] = []
+    makeup_workdays: list[str] = []
+    seasons: list[Season] = []
+
+
+class Guide(_Section, kw_only=True):
+    """办事指南: what the citizen is told once (一次性告知)."""
+
+    materials: list[str] = []
+    materials_en: list[str] = []
+    time_limit: str = ""
+    fee: str = ""
+    legal_basis: str = ""
+    notes: str = ""
+
+
+class Service(_Section, kw_only=True):
+    code: str
+    name: str
+    name_en: str = ""
+    prefix: str
+    number_width: int = 3
+    daily_quota: int | None = None
+    session_quota: int | None = None
+    service_minutes: float = 10.0
+    enabled: bool = True
+    guide: Guide = msgspec.field(default_factory=Guide)
+
+
+class Window(_Section, kw_only=True):
+    number: int
+    label: str
+    label_en: str = ""
+    tiers: list[list[str]]
+    backup: int | None = None
+
+
+class PriorityCategory(_Section, kw_only=True):
+    """A priority class such as 绿色通道; lower rank is called first, all before normal."""
+
+    code: str
+    name: str
+    name_en: str = ""
+    rank: int = 1
+    bypass_quota: bool = True
+
+
+class QueueRules(_Section, kw_only=True):
+    max_priority_in_row: int = 3
+    transfer_to_front: bool = False
+
+
+class NoShowRules(_Section, kw_only=True):
+    recalls_before_no_show: int = 1
+    grace_minutes: int = 30
+    reinstate_places_back: int = 3
+    max_reinstatements: int = 1
+
+
+class AppointmentRules(_Section, kw_only=True):
+    early_minutes: int = 30
+    late_minutes: int = 15
+    late_arrival: Literal["walk_in", "refuse"] = "walk_in"
+
+
+class AwayRules(_Section, kw_only=True):
+    thresholds_minutes: list[int] = msgspec.field(default_factory=lambda: [15, 30, 60])
+
+
+class EvaluationLevel(_Section, kw_only=True):
+    code: str
+    name: str
+    name_en: str = ""
+    bad: bool = False
+
+
+DEFAULT_LEVELS = [
+    EvaluationLevel(code="very_satisfied", name="非常满意", name_en="Very satisfied"),
+    EvaluationLevel(code="satisfied", name="满意", name_en="Satisfied"),
+    EvaluationLevel(code="basic", name="基本满意", name_en="Fairly satisfied"),
+    EvaluationLevel(code="dissatisfied", name="不满意", name_en="Dissatisfied", bad=True),
+    EvaluationLevel(
+        code="very_dissatisfied", name="非常不满意", name_en="Very dissatisfied", bad=True
+    ),
+]
+
+
+class EvaluationRules(_Section, kw_only=True):
+    levels: list[EvaluationLevel] = msgspec.field(default_factory=lambda: list(DEFAULT_LEVELS))
+    bad_review_reasons: list[str] = msgspec.field(
+        default_factory=lambda: ["等候时间长", "服务态度", "办事效率", "材料要求不清楚", "其他"]
+    )
+    window_minutes: int = 10
+
+
+class Staff(_Section, kw_only=True):
+    id: str
+    name: str
+    windows: list[int] = []
+
+
+class HallConfig(_Section, kw_only=True, dict=True):
+    hall: HallInfo
+    hours: Hours = msgspec.field(default_factory=Hours)
+    services: list[Service]
+    windows: list[Window]
+    priority: list[PriorityCategory] = []
+    queue: QueueRules = msgspec.field(default_factory=QueueRules)
+    no_show: NoShowRules = msgspec.field(default_factory=NoShowRules)
+    appointments: AppointmentRules = msgspec.field(default_factory=AppointmentRules)
+    away: AwayRules = msgspec.field(default_factory=AwayRules)
+    evaluation: EvaluationRules = msgspec.field(default_factory=EvaluationRules)
+    staff: list[Staff] = []
+
+    # Look-ups used on every command, built once per loaded configuration.
+    @cached_property
+    def _index(self) -> _Indexes:
+        return _Indexes(
+            services={s.code: s for s in self.services},
+            windows={w.number: w for w in self.windows},
+            categories={p.code: p for p in self.priority},
+            levels={lv.code: lv for lv in self.evaluation.levels},
+            zone=ZoneInfo(self.hall.timezone),
+        )
+
+    def service(self, code: str) -> Service | None:
+        return self._index.services.get(code)
+
+    def window(self, number: int) -> Window | None:
+        return self._index.windows.get(number)
+
+    def category(self, code: str) -> PriorityCategory | None:
+        return self._index.categories.get(code)
+
+    def level(self, code: str) -> EvaluationLevel | None:
+        return self._index.levels.get(code)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self._index.zone
+
+
+@dataclass(frozen=True)
+class _Indexes:
+    services: dict[str, Service]
+    windows: dict[int, Window]
+    categories: dict[str, PriorityCategory]
+    levels: dict[str, EvaluationLevel]
+    zone: ZoneInfo
+
+
+# ---------------------------------------------------------------- validation
+
+_SPAN = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+_MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_HALL_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_PREFIX = re.compile(r"^[A-Z]{1,2}$")
+
+
+def parse_span(text: str) -> tuple[time, time]:
+    """Parse "08:40-11:50" into two times; ValueError says what is wrong."""
+    m = _SPAN.match(text.strip())
+    if not m:
+        raise ValueError(f'"{text}" is not a session; write it as "08:40-11:50"')
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise ValueError(f'"{text}" has an impossible time of day')
+    start, end = time(h1, m1), time(h2, m2)
+    if end <= start:
+        raise ValueError(f'"{text}" ends before it starts')
+    return start, end
+
+
+def parse_date_range(text: str) -> tuple[date, date]:
+    """Parse "2026-10-01" or "2026-10-01..2026-10-08" (both ends included)."""
+    parts = text.split("..")
+    if len(parts) > 2:
+        raise ValueError(f'"{text}" is not a date or a range "2026-10-01..2026-10-08"')
+    try:
+        first = date.fromisoformat(parts[0].strip())
+        last = date.fromisoformat(parts[-1].strip())
+    except ValueError:
+        raise ValueError(
+            f'"{text}" is not a date; write "2026-10-01" or "2026-10-01..2026-10-08"'
+        ) from None
+    if last < first:
+        raise ValueError(f'"{text}" ends before it starts')
+    return first, last
+
+
+def parse_month_day(text: str) -> tuple[int, int]:
+    m = _MONTH_DAY.match(text)
+    if not m:
+        raise ValueError(f'"{text}" is not a month and day; write it as "06-01"')
+    month, day = int(m.group(1)), int(m.group(2))
+    try:
+        date(2024, month, day)  # a leap year, so 02-29 is allowed
+    except ValueError:
+        raise ValueError(f'"{text}" is not a day of the year') from None
+    return month, day
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append((path, message))
+
+
+def _check_sessions(p: _Problems, path: str, spans: list[str]) -> None:
+    parsed: list[tuple[time, time]] = []
+    for i, span in enumerate(spans):
+        try:
+            parsed.append(parse_span(span))
+        except ValueError as e:
+            p.add(f"{path}[{i}]", str(e))
+    for (_, end), (start, _) in itertools.pairwise(parsed):
+        if start < end:
+            p.add(path, "sessions overlap or are out of order; list them from morning to evening")
+
+
+def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
+    p = _Problems()
+    if not _HALL_ID.match(cfg.hall.id):
+        p.add("hall.id", "use lower-case letters, digits and '-', e.g. \"zaozhuang-szq\"")
+    try:
+        ZoneInfo(cfg.hall.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        p.add("hall.timezone", f'unknown time zone "{cfg.hall.timezone}"; e.g. "Asia/Shanghai"')
+
+    h = cfg.hours
+    if not h.sessions:
+        p.add("hours.sessions", 'a hall needs at least one session, e.g. "08:40-11:50"')
+    _check_sessions(p, "hours.sessions", h.sessions)
+    for day, spans in h.weekdays.items():
+        _check_sessions(p, f"hours.weekdays.{day}", spans)
+    if not 0 <= h.issue_cutoff_minutes <= 240:
+        p.add("hours.issue_cutoff_minutes", "must be between 0 and 240 minutes")
+    for field_name in ("holidays", "makeup_workdays"):
+        for i, text in enumerate(getattr(h, field_name)):
+            try:
+                parse_date_range(text)
+            except ValueError as e:
+                p.add(f"hours.{field_name}[{i}]", str(e))
+    for i, season in enumerate(h.seasons):
+        for end in ("from_", "to"):
+            try:
+                parse_month_day(getattr(season, end))
+            except ValueError as e:
+                p.add(f"hours.seasons[{i}].{end.rstrip('_')}", str(e))
+        _check_sessions(p, f"hours.seasons[{i}].sessions", season.sessions)
+        for day, spans in season.weekdays.items():
+            _check_sessions(p, f"hours.seasons[{i}].weekdays.{day}", spans)
+
+    if not cfg.services:
+        p.add("services", "a hall needs at least one [[services]] table")
+    codes: dict[str, int] = {}
+    prefixes: dict[str, int] = {}
+    for i, s in enumerate(cfg.services):
+        at = f"services[{i}]"
+        if not _CODE.match(s.code):
+            p.add(f"{at}.code", 'use lower-case letters, digits and "_", starting with a letter')
+        elif s.code in codes:
+            p.add(f"{at}.code", f'"{s.code}" is already used by services[{codes[s.code]}]')
+        codes.setdefault(s.code, i)
+        if not s.name.strip():
+            p.add(f"{at}.name", "a service needs a name citizens understand")
+        if not _PREFIX.match(s.prefix):
+            p.add(f"{at}.prefix", 'use one or two capital letters A-Z, e.g. "A"')
+        elif s.prefix in prefixes:
+            p.add(
+                f"{at}.prefix",
+                f'"{s.prefix}" is already the prefix of services[{prefixes[s.prefix]}]; '
+                "each service needs its own so that ticket numbers never collide",
+            )
+        prefixes.setdefault(s.prefix, i)
+        if not 2 <= s.number_width <= 4:
+            p.add(f"{at}.number_width", "must be 2, 3 or 4 digits")
+        capacity = 10**s.number_width - 1
+        for q in ("daily_quota", "session_quota"):
+            value = getattr(s, q)
+            if value is not None and not 1 <= value <= capacity:
+                p.add(
+                    f"{at}.{q}",
+                    f"must be between 1 and {capacity} (the most a {s.number_width}-digit "
+                    "number can count), or left out for no quota",
+                )
+        if not 0.5 <= s.service_minutes <= 240:
+            p.add(f"{at}.service_minutes", "must be between 0.5 and 240 minutes")
+
+    if not cfg.windows:
+        p.add("windows", "a hall needs at least one [[windows]] table")
+    numbers: dict[int, int] = {}
+    served: set[str] = set()
+    for i, w in enumerate(cfg.windows):
+        at = f"windows[{i}]"
+        if not 1 <= w.number <= 999:
+            p.add(f"{at}.number", "must be between 1 and 999")
+        elif w.number in numbers:
+            p.add(f"{at}.number", f"window {w.number} is already windows[{numbers[w.number]}]")
+        numbers.setdefault(w.number, i)
+        if not w.tiers or not any(w.tiers):
+            p.add(f"{at}.tiers", 'list the services it serves, e.g. tiers = [["police"]]')
+        seen: set[str] = set()
+        for t, tier in enumerate(w.tiers):
+            if not tier:
+                p.add(f"{at}.tiers[{t}]", "a tier cannot be empty")
+            for code in tier:
+                if code not in codes:
+                    p.add(
+                        f"{at}.tiers[{t}]",
+                        f'unknown service "{code}"; known: {", ".join(codes) or "none"}',
+                    )
+                elif code in seen:
+                    p.add(f"{at}.tiers[{t}]", f'"{code}" is listed twice for this window')
+                seen.add(code)
+                served.add(code)
+    for i, w in enumerate(cfg.windows):
+        if w.backup is None:
+            continue
+        if w.backup == w.number:
+            p.add(f"windows[{i}].backup", "a window cannot be its own backup")
+        elif w.backup not in numbers:
+            p.add(f"windows[{i}].backup", f"there is no window {w.backup}")
+    for i, s in enumerate(cfg.services):
+        if s.enabled and s.code in codes and s.code not in served:
+            p.add(f"services[{i}]", f'no window serves "{s.code}"; add it to a window\'s tiers')
+
+    cats: set[str] = set()
+    for i, c in enumerate(cfg.priority):
+        if not _CODE.match(c.code):
+            p.add(f"priority[{i}].code", 'use lower-case letters, digits and "_"')
+        elif c.code in cats:
+            p.add(f"priority[{i}].code", f'"{c.code}" is listed twice')
+        cats.add(c.code)
+        if not 1 <= c.rank <= 99:
+            p.add(f"priority[{i}].rank", "must be between 1 (called first) and 99")
+
+    if not 1 <= cfg.queue.max_priority_in_row <= 100:
+        p.add("queue.max_priority_in_row", "must be between 1 and 100")
+    ns = cfg.no_show
+    if not 0 <= ns.recalls_before_no_show <= 10:
+        p.add("no_show.recalls_before_no_show", "must be between 0 and 10")
+    if not 0 <= ns.grace_minutes <= 480:
+        p.add("no_show.grace_minutes", "must be between 0 and 480")
+    if not 0 <= ns.reinstate_places_back <= 100:
+        p.add("no_show.reinstate_places_back", "must be between 0 and 100")
+    if not 0 <= ns.max_reinstatements <= 10:
+        p.add("no_show.max_reinstatements", "must be between 0 and 10")
+    ap = cfg.appointments
+    for f in ("early_minutes", "late_minutes"):
+        if not 0 <= getattr(ap, f) <= 240:
+            p.add(f"appointments.{f}", "must be between 0 and 240")
+    th = cfg.away.thresholds_minutes
+    if not th or any(t <= 0 for t in th) or th != sorted(set(th)):
+        p.add("away.thresholds_minutes", "list rising minutes above 0, e.g. [15, 30, 60]")
+    levels = cfg.evaluation.levels
+    if len(levels) != 5:
+        p.add("evaluation.levels", f"好差评 has five levels; {len(levels)} are listed")
+    if len({lv.code for lv in levels}) != len(levels):
+        p.add("evaluation.levels", "each level needs its own code")
+    staff_ids: set[str] = set()
+    for i, st in enumerate(cfg.staff):
+        if st.id in staff_ids:
+            p.add(f"staff[{i}].id", f'"{st.id}" is listed twice')
+        staff_ids.add(st.id)
+        for n in st.windows:
+            if n not in numbers:
+                p.add(f"staff[{i}].windows", f"there is no window {n}")
+    return p.items
+
+
+_MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+
+
+def _describe_type_error(message: str) -> tuple[str, str]:
+    """Turn msgspec's message into (field path, plain message)."""
+    path = ""
+    m = _MSGSPEC_PATH.search(message)
+    if m:
+        path = m.group("path").lstrip(".")
+        message = message[: m.start()]
+    message = (
+        message.replace("Expected `str`", "expected text")
+        .replace("Expected `int`", "expected a whole number")
+        .replace("Expected `float`", "expected a number")
+        .replace("Expected `bool`", "expected true or false")
+        .replace("Expected `array`", "expected a list [...]")
+        .replace("Expected `object`", "expected a table")
+        .replace("got `str`", "got text")
+        .replace("got `int`", "got a whole number")
+        .replace("got `float`", "got a number")
+        .replace("got `array`", "got a list")
+        .replace("got `object`", "got a table")
+    )
+    unknown = re.match(r"Object contains unknown field `([^`]+)`", message)
+    if unknown:
+        path = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+        message = "unknown setting (misspelt?)"
+    missing = re.match(r"Object missing required field `([^`]+)`", message)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+        message = "this setting is required"
+    return path, message
+
+
+def _allowed_fields(path: str) -> str:
+    """The settings allowed in the table that holds `path`, for the error message."""
+    table: Any = HallConfig
+    parts = re.findall(r"[^.\[\]]+", path)
+    for part in parts[:-1]:
+        if part.isdigit() or table is None:
+            continue
+        fields = {f.encode_name: f.type for f in msgspec.structs.fields(table)}
+        t = fields.get(part)
+        table = _struct_in(t)
+    if table is None:
+        return ""
+    names = [f.encode_name for f in msgspec.structs.fields(table)]
+    return "; allowed: " + ", ".join(names)
+
+
+def _struct_in(t: Any) -> type[msgspec.Struct] | None:
+    if isinstance(t, type) and issubclass(t, msgspec.Struct):
+        return t
+    for arg in getattr(t, "__args__", ()):
+        found = _struct_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def parse_config(text: str, source: str = "<config>") -> HallConfig:
+    """Parse and check configuration text; raise ConfigError with every problem found."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"{source}: not valid TOML: {e}"]) from None
+    try:
+        cfg = msgspec.convert(raw, HallConfig, strict=True)
+    except msgspec.ValidationError as e:
+        path, message = _describe_type_error(str(e))
+        if message == "unknown setting (misspelt?)":
+            message += _allowed_fields(path)
+        raise ConfigError([_locate(text, source, path, message)]) from None
+    problems = _check_semantics(cfg)
+    if problems:
+        raise ConfigError([_locate(text, source, path, msg) for path, msg in problems])
+    return cfg
+
+
+def load_config(path: str | Path) -> HallConfig:
+    """Load and check a hall configuration file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{p}: no such file"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{p}: not UTF-8 text; save the file as UTF-8"]) from None
+    except OSError as e:
+        raise ConfigError([f"{p}: cannot be read: {e.strerror}"]) from None
+    return parse_config(text, str(p))
+
+
+def _locate(text: str, source: str, path: str, message: str) -> str:
+    line = line_of(text, path) if path else None
+    where = f"{source}:{line}" if line else source
+    field = f" {path}:" if path else ""
+    return f"{where}:{field} {message}"
+
+
+def demo_config_path() -> Path:
+    """The demo hall shipped with hallq (config/demo-hall.toml)."""
+    here = Path(__file__).resolve()
+    checkout = here.parents[2] / "config" / "demo-hall.toml"
+    if checkout.exists():
+        return checkout
+    return here.parents[1] / "data" / "demo-hall.toml"

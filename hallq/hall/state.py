@@ -1,0 +1,111 @@
+"""The hall state that events build: tickets of the day, windows, appointments, learned rates.
+
+Only the engine's `apply` changes it. It is a msgspec Struct so that a snapshot is one encode.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+TicketStatus = Literal["waiting", "called", "serving", "done", "no_show", "expired", "cancelled"]
+WindowStatus = Literal["closed", "idle", "calling", "serving", "paused", "away"]
+
+NORMAL_RANK = 1000  # priority categories rank 1..99, so every one is called before normal
+
+STATE_VERSION = 1
+
+
+class Ticket(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One ticket (号). `order` places it in its queue; lower is earlier."""
+
+    id: int
+    day: str
+    service: str
+    number: int
+    display: str
+    status: TicketStatus = "waiting"
+    issued_at: float
+    order: float
+    session: int = 0
+    category: str | None = None
+    appointment: str | None = None
+    slot_start: float | None = None
+    kiosk: str | None = None
+    language: str = "zh"
+    estimate_minutes: float | None = None
+    ahead_at_issue: int = 0
+    window: int | None = None
+    staff: str | None = None
+    called_at: float | None = None
+    first_called_at: float | None = None
+    calls: int = 0
+    recalls: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    no_show_at: float | None = None
+    reinstatements: int = 0
+    transferred_from: list[str] = []
+    evaluation: str | None = None
+    ended_at: float | None = None
+
+
+class WindowState(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A window (窗口) as the events left it."""
+
+    number: int
+    status: WindowStatus = "closed"
+    since: float = 0.0
+    staff: str | None = None
+    staff_name: str = ""
+    ticket: int | None = None
+    reason: str = ""
+    priority_streak: int = 0
+    last_finished: int | None = None
+    served_today: int = 0
+    away_seconds_today: float = 0.0
+
+
+class Appointment(msgspec.Struct, kw_only=True, omit_defaults=True):
+    code: str
+    service: str
+    day: str
+    slot_start: float
+    slot_end: float
+    name: str = ""
+    ticket: int | None = None
+
+
+class ServiceRate(msgspec.Struct, kw_only=True):
+    """Service time learned from finished tickets (exponentially weighted mean, seconds)."""
+
+    mean_seconds: float
+    samples: int = 0
+
+
+class RequestEntry(msgspec.Struct, array_like=True):
+    """Which events a request produced, so a repeat returns the first result."""
+
+    command: str
+    first: int
+    last: int
+
+
+class HallState(msgspec.Struct, kw_only=True):
+    version: int = STATE_VERSION
+    seq: int = 0
+    day: str | None = None
+    next_ticket: int = 1
+    next_order: float = 1.0
+    tickets: dict[int, Ticket] = {}
+    last_number: dict[str, int] = {}
+    issued_by_session: dict[str, list[int]] = {}
+    windows: dict[int, WindowState] = {}
+    appointments: dict[str, Appointment] = {}
+    rates: dict[str, ServiceRate] = {}
+    requests: dict[str, RequestEntry] = {}
+
+
+snapshot_encoder = msgspec.json.Encoder()
+snapshot_decoder = msgspec.json.Decoder(HallState)

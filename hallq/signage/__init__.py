@@ -1,0 +1,1 @@
+"""Hall screens, window screens, LED content and the local web pages (issue 4)."""
