@@ -27,7 +27,7 @@ def _dumps(obj: Any) -> str:
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    """JSON with Chinese kept readable (not \u-escaped)."""
+    """JSON with Chinese kept readable (not \\u-escaped)."""
     return web.json_response(data, status=status, dumps=_dumps)
 
 writer_key = web.AppKey("writer", HallWriter)
