@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from hallq import __version__
+from hallq.controller.store import EventLog
 from hallq.errors import ConfigError, StorageError
 from hallq.hall.config import HallConfig, demo_config_path, load_config
 from hallq.hall.schedule import Timetable, local_now
@@ -22,16 +23,27 @@ def _default_data_dir(demo: bool) -> Path:
     return base / ("demo" if demo else "hall")
 
 
-def _demo_clock(cfg: HallConfig) -> tuple[Callable[[], float], str]:
-    """In the demo, outside hours, run the hall's clock from the next opening so it can be tried."""
+def _demo_clock(cfg: HallConfig, data_dir: Path) -> tuple[Callable[[], float], str]:
+    """In the demo, outside hours, run the hall's clock from the next opening so it can be tried.
+
+    The shifted clock never starts before the demo's last event, so a restarted demo's time
+    goes on from where it stopped rather than back.
+    """
     table = Timetable(cfg)
     now = time.time()
     if table.issue_status(now).open:
         return time.time, ""
-    opening = table.next_opening(now)
-    if opening is None:
-        return time.time, ""
-    start = (opening + timedelta(minutes=20)).timestamp()
+    log_ = EventLog(data_dir / "events.sqlite3")
+    try:
+        last = log_.last_ts()
+    finally:
+        log_.close()
+    start = max(now, (last or 0.0) + 1.0)
+    if not table.issue_status(start).open:
+        opening = table.next_opening(start)
+        if opening is None:
+            return time.time, ""
+        start = (opening + timedelta(minutes=20)).timestamp()
     offset = start - now
     note = (
         f"The demo hall is closed at {local_now(cfg, now):%a %H:%M}; its clock runs from "
@@ -56,7 +68,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     clock: Callable[[], float] = time.time
     note = ""
     if demo and not args.real_clock:
-        clock, note = _demo_clock(cfg)
+        try:
+            clock, note = _demo_clock(cfg, data_dir)
+        except StorageError as e:
+            print(f"hallq: {e}", file=sys.stderr)
+            return 2
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -77,10 +93,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"  live feed      ws://{shown}:{args.port}/api/feed")
     print(
         "  try:  curl -X POST " + base + "/api/tickets -H 'Content-Type: application/json' "
-        '-d \'{"request_id": "t1", "service": "police"}\'',
+        f'-d \'{{"request_id": "t1", "service": "{cfg.services[0].code}"}}\'',
         flush=True,
     )
-    web.run_app(app, host=args.host, port=args.port, print=None, handle_signals=True)
+    try:
+        web.run_app(app, host=args.host, port=args.port, print=None, handle_signals=True)
+    except OSError as e:
+        print(
+            f"hallq: cannot listen on {args.host}:{args.port}: {e.strerror or e}; "
+            "is another hallq running? Choose another --port",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 

@@ -30,6 +30,7 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     """JSON with Chinese kept readable (not \\u-escaped)."""
     return web.json_response(data, status=status, dumps=_dumps)
 
+
 writer_key = web.AppKey("writer", HallWriter)
 reader_key = web.AppKey("reader", EventLog)
 bus_key = web.AppKey("bus", EventBus)
@@ -80,17 +81,26 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         raise BadRequest("invalid_json", f"the body is not valid JSON: {e}") from None
     if not isinstance(body, dict):
         raise BadRequest("invalid_json", "the body must be a JSON object {...}")
     return body
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _is_number(raw: str, digits: int) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "²", which int() refuses."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= digits
+
+
 def _path_value(route: CommandRoute, name: str, raw: str) -> Any:
     if name == "window":
-        if not raw.isdigit() or not 1 <= int(raw) <= 999:
+        if not _is_number(raw, 3) or not 1 <= int(raw) <= 999:
             raise BadRequest("invalid_window", f"window must be a number 1-999, not {raw!r}")
         return int(raw)
     return raw
@@ -101,6 +111,11 @@ def command_handler(route: CommandRoute) -> Callable[[web.Request], Awaitable[we
 
     async def handle(request: web.Request) -> web.Response:
         body = await _read_body(request)
+        for name in (*route.path_params, "command"):
+            if name in body:  # the path and the route say these; the body must not contradict them
+                raise BadRequest(
+                    "invalid_request", f"{route.operation_id}: unknown field {name!r} in the body"
+                )
         for name in route.path_params:
             body[name] = _path_value(route, name, request.match_info[name])
         key = request.headers.get("Idempotency-Key")
@@ -130,11 +145,13 @@ async def get_state(request: web.Request) -> web.Response:
     which = request.query.get("tickets", "waiting")
     if which not in ("waiting", "all"):
         raise BadRequest("invalid_query", "tickets must be 'waiting' or 'all'")
+    await writer.settled()
     return json_response(hall_view(writer.engine, writer.clock(), all_tickets=which == "all"))
 
 
 async def get_ticket(request: web.Request) -> web.Response:
     writer = request.app[writer_key]
+    await writer.settled()
     t = writer.engine.find_ticket(request.match_info["ticket"])
     waits = writer.engine.ticket_waits(writer.clock()) if t.status == "waiting" else {}
     return json_response(ticket_view(t, waits.get(t.id)))
@@ -144,7 +161,7 @@ def _int_query(request: web.Request, name: str, default: int, low: int, high: in
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not _is_number(raw, len(str(high))) or not low <= int(raw) <= high:
         raise BadRequest("invalid_query", f"{name} must be a whole number {low}-{high}")
     return int(raw)
 
@@ -153,7 +170,7 @@ async def get_events(request: web.Request) -> web.Response:
     after = _int_query(request, "after", 0, 0, 2**62)
     limit = _int_query(request, "limit", 1000, 1, 10_000)
     records = await asyncio.to_thread(request.app[reader_key].read_after, after, limit)
-    last = request.app[writer_key].engine.state.seq
+    last = request.app[writer_key].committed_seq
     return json_response({"events": [record_json(r) for r in records], "last_seq": last})
 
 
@@ -162,7 +179,7 @@ async def get_health(request: web.Request) -> web.Response:
     return json_response(
         {
             "ok": True,
-            "seq": writer.engine.state.seq,
+            "seq": writer.committed_seq,
             "day": writer.engine.state.day,
             "commands": writer.commands,
             "batches": writer.batches,
@@ -180,7 +197,7 @@ async def feed(request: web.Request) -> web.WebSocketResponse:
     since_raw = request.query.get("since")
     since: int | None = None
     if since_raw is not None:
-        if not since_raw.isdigit():
+        if not _is_number(since_raw, 18):
             raise BadRequest("invalid_query", "since must be a sequence number")
         since = int(since_raw)
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_BODY)
@@ -189,7 +206,8 @@ async def feed(request: web.Request) -> web.WebSocketResponse:
     sub = request.app[bus_key].subscribe()
     sent = 0
     try:
-        current = writer.engine.state.seq
+        await writer.settled()
+        current = writer.committed_seq
         if since is not None and since <= current and current - since <= FEED_CATCH_UP_LIMIT:
             reader = request.app[reader_key]
             sent = since
@@ -201,6 +219,7 @@ async def feed(request: web.Request) -> web.WebSocketResponse:
                     await ws.send_json({"type": "event", "seq": r.seq, "event": record_json(r)})
                 sent = chunk[-1].seq
         else:
+            await writer.settled()  # no await between this and the view: it is committed state
             view = hall_view(writer.engine, writer.clock())
             sent = view["seq"]
             await ws.send_json(

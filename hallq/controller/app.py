@@ -77,8 +77,9 @@ def create_app(
 async def _day_clock(writer: HallWriter, config: HallConfig) -> None:
     """Start the new business day promptly at midnight, not only on the first command."""
     while True:
-        now = writer.clock()
-        if writer.engine.state.day != business_day(config, now).isoformat():
+        day = writer.engine.state.day
+        # Forwards only, as the engine: a clock stepped back must not send a tick every time.
+        if day is None or business_day(config, writer.clock()).isoformat() > day:
             try:
                 await writer.submit(Tick(request_id=f"tick-{uuid.uuid4()}"))
             except CommandRejected as e:  # storage trouble: try again next tick

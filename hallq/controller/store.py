@@ -99,6 +99,12 @@ class EventLog:
             row = self._db.execute("SELECT max(seq) FROM events").fetchone()
         return int(row[0] or 0)
 
+    def last_ts(self) -> float | None:
+        """When the newest event happened (None for an empty log)."""
+        with self._lock:
+            row = self._db.execute("SELECT ts FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        return float(row[0]) if row else None
+
     def read_after(self, seq: int, limit: int = 10_000) -> list[Record]:
         """Up to `limit` records with sequence numbers above `seq`, in order."""
         with self._lock:

@@ -65,7 +65,9 @@ def hall_view(engine: Engine, now: float, all_tickets: bool = False) -> dict[str
                 "waiting": view.waiting,
                 "issued_today": issued,
                 "daily_quota": s.daily_quota,
-                "quota_left": None if s.daily_quota is None else max(0, s.daily_quota - issued),
+                "quota_left": None
+                if s.daily_quota is None
+                else max(0, s.daily_quota - sum(st.quota_used.get(s.code, []))),
                 "windows_open": view.windows_open,
                 "estimate_minutes": _minutes(view.new_ticket_minutes),
                 "mean_service_minutes": round(view.mean_minutes, 2),
@@ -118,7 +120,9 @@ def hall_view(engine: Engine, now: float, all_tickets: bool = False) -> dict[str
     if all_tickets:
         tickets = [ticket_view(t, waits.get(t.id)) for t in st.tickets.values()]
     else:
-        tickets = [ticket_view(st.tickets[i], waits.get(i)) for i in sorted(waits)]
+        # In calling order within each service, as a screen lists them.
+        order = sorted(waits, key=lambda i: (st.tickets[i].service, waits[i][0]))
+        tickets = [ticket_view(st.tickets[i], waits[i]) for i in order]
     return {
         "version": STATE_VERSION,
         "seq": st.seq,

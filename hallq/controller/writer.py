@@ -19,7 +19,7 @@ from typing import Any
 from hallq.controller.bus import EventBus
 from hallq.controller.store import EventLog
 from hallq.errors import CommandRejected, StorageError
-from hallq.hall.commands import Command
+from hallq.hall.commands import Command, command_name
 from hallq.hall.engine import Engine, Outcome, summarize
 from hallq.hall.events import DayStarted, Record
 from hallq.hall.state import STATE_VERSION
@@ -33,6 +33,11 @@ SNAPSHOT_AFTER_REPLAY = 2_000  # events replayed at start above which a snapshot
 class Unavailable(CommandRejected):
     def __init__(self, message: str) -> None:
         super().__init__("storage_unavailable", message, status=503)
+
+
+class InternalError(CommandRejected):
+    def __init__(self) -> None:
+        super().__init__("internal_error", "内部错误，已记录 / Internal error (logged)", status=500)
 
 
 @dataclass
@@ -61,7 +66,10 @@ class HallWriter:
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hallq-log")
         self.commands = 0
         self.batches = 0
-        self.last_loop_beat = time.monotonic()
+        self.committed_seq = 0
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self._stopping = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -78,6 +86,7 @@ class HallWriter:
             replayed += 1
         if replayed >= SNAPSHOT_AFTER_REPLAY:
             self.log.save_snapshot(self.engine.state, self.clock())
+        self.committed_seq = self.engine.state.seq
         return LoadReport(base, replayed, time.perf_counter() - started)
 
     async def start(self) -> None:
@@ -85,11 +94,18 @@ class HallWriter:
         self._task = asyncio.create_task(self._run(), name="hallq-writer")
 
     async def stop(self) -> None:
+        """Finish the batch in hand, refuse what still waits, save a snapshot."""
+        self._stopping = True
+        await self.settled()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        while self._queue is not None and not self._queue.empty():
+            _, fut = self._queue.get_nowait()
+            if not fut.done():
+                fut.set_exception(Unavailable("控制器正在关闭 / The controller is stopping; retry"))
         await asyncio.get_running_loop().run_in_executor(
             self._io, self.log.save_snapshot, self.engine.state, self.clock()
         )
@@ -99,23 +115,44 @@ class HallWriter:
 
     async def submit(self, cmd: Command) -> dict[str, Any]:
         """Queue a command; return its reply once its events are committed."""
-        if self._queue is None:
-            raise Unavailable("控制器尚未就绪 / The controller is starting; retry in a moment")
+        if self._queue is None or self._stopping:
+            raise Unavailable("控制器尚未就绪 / The controller is not running; retry in a moment")
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((cmd, fut))
         return await fut
 
+    async def settled(self) -> None:
+        """Wait until no batch is between being applied and being committed.
+
+        Readers (the hall view, the feed's snapshot) call this first, so they never show a
+        state whose events are not yet on disk.
+        """
+        if not self._settled.is_set():
+            await self._settled.wait()
+
     async def _run(self) -> None:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
+        pending: list[tuple[Command, asyncio.Future[dict[str, Any]]]] = []
         while True:
-            batch = [await self._queue.get()]
+            batch = pending or [await self._queue.get()]
+            pending = []
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self._settled.clear()
             results: list[tuple[asyncio.Future[dict[str, Any]], Outcome]] = []
             records: list[Record] = []
-            for cmd, fut in batch:
-                out = self.engine.execute(cmd, self.clock())
+            broken: asyncio.Future[dict[str, Any]] | None = None
+            for i, (cmd, fut) in enumerate(batch):
+                try:
+                    out = self.engine.execute(cmd, self.clock())
+                except Exception:
+                    # A bug, not a user mistake: this command fails, the hall goes on. Its
+                    # half-applied changes are dropped by rebuilding the state from the log
+                    # once the commands before it are committed; those after it run next.
+                    log.exception("internal error executing %s", command_name(cmd))
+                    broken, pending = fut, batch[i + 1 :]
+                    break
                 records.extend(out.records)
                 results.append((fut, out))
             try:
@@ -128,8 +165,16 @@ class HallWriter:
                         fut.set_exception(
                             Unavailable("存储写入失败，请重试 / Could not save; please retry")
                         )
+                if broken is not None and not broken.done():
+                    broken.set_exception(InternalError())
+                self._settle()
+                await asyncio.sleep(0)
                 continue
-            self.commands += len(batch)
+            if broken is not None:
+                await self._recover(loop)
+                if not broken.done():
+                    broken.set_exception(InternalError())
+            self.commands += len(results)
             self.batches += 1
             for fut, out in results:
                 if fut.done():  # the client went away
@@ -151,6 +196,13 @@ class HallWriter:
                     await loop.run_in_executor(
                         self._io, self.log.save_snapshot, self.engine.state, self.clock()
                     )
+            self._settle()
+            # Let the readers that waited for a settled state read it before the next batch.
+            await asyncio.sleep(0)
+
+    def _settle(self) -> None:
+        self.committed_seq = self.engine.state.seq
+        self._settled.set()
 
     async def _recover(self, loop: asyncio.AbstractEventLoop) -> None:
         from hallq.hall.state import HallState

@@ -441,7 +441,8 @@ def _describe_type_error(message: str) -> tuple[str, str]:
         path = m.group("path").lstrip(".")
         message = message[: m.start()]
     message = (
-        message.replace("Expected `str`", "expected text")
+        message.replace("Expected `int | null`", "expected a whole number")
+        .replace("Expected `str`", "expected text")
         .replace("Expected `int`", "expected a whole number")
         .replace("Expected `float`", "expected a number")
         .replace("Expected `bool`", "expected true or false")

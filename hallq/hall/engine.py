@@ -132,7 +132,9 @@ class Engine:
                 return Outcome(reply=recent[1], error=recent[2])
         out = Outcome()
         today = business_day(self.config, now)
-        if self.state.day != today.isoformat():
+        # Only forwards: a clock that steps back (a Pi boots with a stale time until NTP
+        # corrects it) must not expire today's queue and then restart its numbers.
+        if self.state.day is None or today.isoformat() > self.state.day:
             out.records.extend(self._emit([self._day_change(today)], now, None))
         try:
             decided = self._deciders[type(cmd)](cmd, now)
@@ -144,7 +146,10 @@ class Engine:
         out.records.extend(mine)
         out.reply = summarize(mine, self.state.seq)
         if mine and not isinstance(cmd, c.Tick):
-            self.state.requests[rid] = RequestEntry(name, mine[0].seq, mine[-1].seq)
+            # The entry names the request's last event, not the command: the log holds only
+            # events, and a replayed state must equal the live one.
+            last = e.event_type(mine[-1].event)
+            self.state.requests[rid] = RequestEntry(last, mine[0].seq, mine[-1].seq)
         self._remember(rid, name, out.reply, None)
         return out
 
@@ -156,10 +161,11 @@ class Engine:
         self._apply(record.event, record.ts)
         if record.request is not None:
             entry = self.state.requests.get(record.request)
+            last = e.event_type(record.event)
             if entry is None:
-                self.state.requests[record.request] = RequestEntry("", record.seq, record.seq)
+                self.state.requests[record.request] = RequestEntry(last, record.seq, record.seq)
             else:
-                entry.last = record.seq
+                entry.command, entry.last = last, record.seq
 
     def restore(self, state: HallState) -> None:
         """Replace the state wholesale (from a snapshot), rebuilding the indexes."""
@@ -177,7 +183,7 @@ class Engine:
         """Today's ticket by its number as shown ("A012") or its id."""
         text = ref.strip().upper()
         tid = self.by_display.get(text)
-        if tid is None and text.isdigit():
+        if tid is None and text.isascii() and text.isdigit():  # "²".isdigit() is True
             tid = int(text)
         t = self.state.tickets.get(tid) if tid is not None else None
         if t is None:
@@ -196,9 +202,13 @@ class Engine:
     # ------------------------------------------------------------ internals
 
     def _repeat(self, rid: str, name: str, entry: RequestEntry) -> Outcome:
-        if entry.command and entry.command != name:
-            return Outcome(error=_reused(rid, entry.command))
         recent = self._recent.get(rid)
+        if recent is not None and recent[0] != name:
+            return Outcome(error=_reused(rid, recent[0]))
+        # After a restart only the request's last event is known (older snapshots hold the
+        # command's name): refuse a command that could not have ended with it.
+        if entry.command and entry.command != name and entry.command not in _ENDS[name]:
+            return Outcome(error=_reused(rid, entry.command))
         return Outcome(reply=recent[1] if recent else None, duplicate=entry)
 
     def _remember(
@@ -318,13 +328,15 @@ class Engine:
             if not late:
                 slot_start = appt.slot_start
         status = self.timetable.issue_status(now)
-        if not status.open or status.session is None:
+        # An appointment on time holds a reserved slot: the cutoff before closing does not apply.
+        booked = slot_start is not None and status.code == "cutoff"
+        if not (status.open or booked) or status.session is None:
             raise CommandRejected(status.code, status.message)
         session = status.session.index
-        issued = self.state.issued_by_session.get(svc.code, [])
-        day_count = sum(issued)
-        session_count = issued[session] if session < len(issued) else 0
         bypass = cat is not None and cat.bypass_quota
+        used = self.state.quota_used.get(svc.code, [])
+        day_count = sum(used)
+        session_count = used[session] if session < len(used) else 0
         if not bypass and svc.daily_quota is not None and day_count >= svc.daily_quota:
             raise CommandRejected(
                 "quota_reached",
@@ -372,6 +384,7 @@ class Engine:
                 slot_start=slot_start,
                 kiosk=cmd.kiosk,
                 language=cmd.language,
+                in_quota=not bypass,
                 ahead=ahead,
                 estimate_minutes=None if minutes is None else round(minutes, 1),
             )
@@ -631,9 +644,10 @@ class Engine:
                     "staff_not_found", f"工号 {staff_id} 不存在 / Unknown staff number {staff_id}"
                 )
             name = name or member.name
-            allowed = set(member.windows)
+            assigned = set(member.windows)
+            allowed = set(assigned)
             for w in self.config.windows:
-                if w.backup is not None and w.backup in allowed:
+                if w.backup is not None and w.backup in assigned:
                     allowed.add(w.number)  # AB岗: the backup may take a paired window
             if allowed and cmd.window not in allowed:
                 raise CommandRejected(
@@ -656,7 +670,10 @@ class Engine:
                 f"{ws.number}号窗口正在办理 {t.display}，请先办结 / Window busy with {t.display}",
             )
         replaced = ws.staff if ws.status != "closed" else None
-        return [e.StaffSignedIn(window=cmd.window, staff=staff_id, name=name, replaced=replaced)]
+        return [
+            *self._resume_if_needed(ws, now),  # the away time taken over is still counted
+            e.StaffSignedIn(window=cmd.window, staff=staff_id, name=name, replaced=replaced),
+        ]
 
     def _sign_out(self, cmd: c.SignOut, now: float) -> list[e.Event]:
         ws = self._idle_window(cmd.window, "签退")
@@ -713,7 +730,10 @@ class Engine:
             raise CommandRejected("appointment_exists", f"appointment {code} exists")
         if cmd.slot_end <= cmd.slot_start:
             raise BadRequest("bad_slot", "slot_end must be after slot_start")
-        day = business_day(self.config, cmd.slot_start)
+        try:
+            day = business_day(self.config, cmd.slot_start)
+        except (OverflowError, OSError, ValueError):  # beyond what a calendar can hold
+            raise BadRequest("bad_slot", "slot_start is not a possible time") from None
         if day < business_day(self.config, now):
             raise BadRequest("slot_in_past", "the slot is in the past")
         if not any(
@@ -765,6 +785,7 @@ class Engine:
         s.tickets = {}
         s.last_number = {}
         s.issued_by_session = {}
+        s.quota_used = {}
         s.requests = {}
         for ws in s.windows.values():
             ws.status, ws.staff, ws.staff_name, ws.ticket = "closed", None, "", None
@@ -797,10 +818,9 @@ class Engine:
         s.next_ticket = max(s.next_ticket, t.id + 1)
         s.next_order = max(s.next_order, ev.order + 1.0)
         s.last_number[ev.service] = max(s.last_number.get(ev.service, 0), ev.number)
-        counts = s.issued_by_session.setdefault(ev.service, [])
-        while len(counts) <= ev.session:
-            counts.append(0)
-        counts[ev.session] += 1
+        _count(s.issued_by_session, ev.service, ev.session)
+        if ev.in_quota:
+            _count(s.quota_used, ev.service, ev.session)
         if ev.appointment and ev.appointment in s.appointments:
             s.appointments[ev.appointment].ticket = t.id
         self.by_display[t.display] = t.id
@@ -812,6 +832,7 @@ class Engine:
         t.status, t.window, t.staff, t.called_at = "called", ev.window, ev.staff, ts
         t.first_called_at = t.first_called_at or ts
         t.calls += 1
+        t.recalls = 0  # recalls count per call: a reinstated ticket is recalled afresh
         ws = self._ws(ev.window)
         ws.status, ws.ticket, ws.since, ws.reason = "calling", t.id, ts, ""
         ws.priority_streak = ws.priority_streak + 1 if self.rank(t) != NORMAL_RANK else 0
@@ -951,6 +972,42 @@ _STATUS_ZH = {
     "expired": "已过期",
     "cancelled": "已作废",
 }
+
+
+# The events each command's request can end with (see the deciders), so that a request id
+# repeated after a restart is matched against the log, which holds events, not commands.
+_COMMAND_ENDS: dict[type[c.Command], tuple[type[e.Event], ...]] = {
+    c.IssueTicket: (e.TicketIssued,),
+    c.CallNext: (e.TicketCalled, e.ServiceFinished, e.WindowResumed),
+    c.CallTicket: (e.TicketCalled,),
+    c.Recall: (e.TicketRecalled,),
+    c.MarkNoShow: (e.TicketNoShow,),
+    c.ReinstateTicket: (e.TicketReinstated,),
+    c.TransferTicket: (e.TicketTransferred,),
+    c.StartService: (e.ServiceStarted,),
+    c.FinishService: (e.ServiceFinished,),
+    c.CancelTicket: (e.TicketCancelled,),
+    c.PauseWindow: (e.WindowPaused,),
+    c.AwayWindow: (e.WindowAway,),
+    c.ResumeWindow: (e.WindowResumed,),
+    c.SignIn: (e.StaffSignedIn,),
+    c.SignOut: (e.StaffSignedOut,),
+    c.SubmitEvaluation: (e.EvaluationSubmitted,),
+    c.BookAppointment: (e.AppointmentBooked,),
+    c.CancelAppointment: (e.AppointmentCancelled,),
+    c.Tick: (),
+}
+_ENDS: dict[str, frozenset[str]] = {
+    str(cmd.__struct_config__.tag): frozenset(str(ev.__struct_config__.tag) for ev in evs)
+    for cmd, evs in _COMMAND_ENDS.items()
+}
+
+
+def _count(counts: dict[str, list[int]], service: str, session: int) -> None:
+    per_session = counts.setdefault(service, [])
+    while len(per_session) <= session:
+        per_session.append(0)
+    per_session[session] += 1
 
 
 def _reused(rid: str, first: str) -> CommandRejected:

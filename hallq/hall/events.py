@@ -36,6 +36,7 @@ class TicketIssued(Event, tag="ticket_issued", kw_only=True):
     language: str = "zh"
     ahead: int = 0
     estimate_minutes: float | None = None
+    in_quota: bool = True  # False for a priority class that bypasses the quota
 
 
 class TicketCalled(Event, tag="ticket_called", kw_only=True):

@@ -85,7 +85,12 @@ class ServiceRate(msgspec.Struct, kw_only=True):
 
 
 class RequestEntry(msgspec.Struct, array_like=True):
-    """Which events a request produced, so a repeat returns the first result."""
+    """Which events a request produced, so a repeat returns the first result.
+
+    `command` is the type of the request's last event (older snapshots hold the command's
+    name): the log records events, not commands, and a replayed state must equal the live
+    one. A repeat is refused as reused if its command could not end with that event.
+    """
 
     command: str
     first: int
@@ -101,6 +106,7 @@ class HallState(msgspec.Struct, kw_only=True):
     tickets: dict[int, Ticket] = {}
     last_number: dict[str, int] = {}
     issued_by_session: dict[str, list[int]] = {}
+    quota_used: dict[str, list[int]] = {}  # as issued_by_session, less quota-free classes
     windows: dict[int, WindowState] = {}
     appointments: dict[str, Appointment] = {}
     rates: dict[str, ServiceRate] = {}

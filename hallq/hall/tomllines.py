@@ -8,6 +8,13 @@ _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(
     r'^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|\'[^\']*\')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|\'[^\']*\'))*)\s*='
 )
+_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|#.*$')
+
+
+def _bracket_depth(text: str) -> int:
+    """How many more "[" than "]" a piece of TOML opens, ignoring strings and comments."""
+    bare = _STRING_OR_COMMENT.sub("", text)
+    return bare.count("[") - bare.count("]")
 
 
 def _split_key(key: str) -> list[str]:
@@ -23,12 +30,16 @@ def index_lines(text: str) -> dict[str, int]:
     array_counts: dict[str, int] = {}
     table = ""
     in_multiline = False
+    array_depth = 0  # inside an array value that spans lines: its "[" lines are not headers
     for lineno, line in enumerate(text.splitlines(), start=1):
         if line.count('"""') % 2 == 1 or line.count("'''") % 2 == 1:
             in_multiline = not in_multiline
             if not in_multiline:
                 continue
         elif in_multiline:
+            continue
+        if array_depth > 0:
+            array_depth = max(0, array_depth + _bracket_depth(line))
             continue
         header = _HEADER.match(line)
         if header:
@@ -52,6 +63,7 @@ def index_lines(text: str) -> dict[str, int]:
                 else ".".join(_split_key(key.group(1)))
             )
             found.setdefault(path, lineno)
+            array_depth = max(0, _bracket_depth(line[key.end() :]))
     return found
 
 
