@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS events (
     ts       REAL    NOT NULL,
     type     TEXT    NOT NULL,
     request  TEXT,
+    command  TEXT,
     data     BLOB    NOT NULL
 );
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -79,14 +80,22 @@ class EventLog:
         if not records:
             return
         rows = [
-            (r.seq, r.ts, r.event.__struct_config__.tag, r.request, encode_event(r.event))
+            (
+                r.seq,
+                r.ts,
+                r.event.__struct_config__.tag,
+                r.request,
+                r.command,
+                encode_event(r.event),
+            )
             for r in records
         ]
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany(
-                    "INSERT INTO events (seq, ts, type, request, data) VALUES (?,?,?,?,?)", rows
+                    "INSERT INTO events (seq, ts, type, request, command, data) VALUES (?,?,?,?,?,?)",
+                    rows,
                 )
                 self._db.execute("COMMIT")
             except sqlite3.Error as e:
@@ -109,10 +118,14 @@ class EventLog:
         """Up to `limit` records with sequence numbers above `seq`, in order."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, ts, request, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                "SELECT seq, ts, request, command, data FROM events"
+                " WHERE seq > ? ORDER BY seq LIMIT ?",
                 (seq, limit),
             ).fetchall()
-        return [Record(seq=s, ts=ts, request=rq, event=decode_event(d)) for s, ts, rq, d in rows]
+        return [
+            Record(seq=s, ts=ts, request=rq, command=cmd, event=decode_event(d))
+            for s, ts, rq, cmd, d in rows
+        ]
 
     def read_range(self, first: int, last: int) -> list[Record]:
         return [r for r in self.read_after(first - 1, last - first + 1) if r.seq <= last]

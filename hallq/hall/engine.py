@@ -135,21 +135,19 @@ class Engine:
         # Only forwards: a clock that steps back (a Pi boots with a stale time until NTP
         # corrects it) must not expire today's queue and then restart its numbers.
         if self.state.day is None or today.isoformat() > self.state.day:
-            out.records.extend(self._emit([self._day_change(today)], now, None))
+            out.records.extend(self._emit([self._day_change(today)], now, None, None))
         try:
             decided = self._deciders[type(cmd)](cmd, now)
         except CommandRejected as err:
             self._remember(rid, name, None, err)
             out.error = err
             return out
-        mine = self._emit(decided, now, None if isinstance(cmd, c.Tick) else rid)
+        tick = isinstance(cmd, c.Tick)
+        mine = self._emit(decided, now, None if tick else rid, None if tick else name)
         out.records.extend(mine)
         out.reply = summarize(mine, self.state.seq)
-        if mine and not isinstance(cmd, c.Tick):
-            # The entry names the request's last event, not the command: the log holds only
-            # events, and a replayed state must equal the live one.
-            last = e.event_type(mine[-1].event)
-            self.state.requests[rid] = RequestEntry(last, mine[0].seq, mine[-1].seq)
+        if mine and not tick:
+            self.state.requests[rid] = RequestEntry(name, mine[0].seq, mine[-1].seq)
         self._remember(rid, name, out.reply, None)
         return out
 
@@ -161,11 +159,11 @@ class Engine:
         self._apply(record.event, record.ts)
         if record.request is not None:
             entry = self.state.requests.get(record.request)
-            last = e.event_type(record.event)
+            name = record.command or ""
             if entry is None:
-                self.state.requests[record.request] = RequestEntry(last, record.seq, record.seq)
+                self.state.requests[record.request] = RequestEntry(name, record.seq, record.seq)
             else:
-                entry.command, entry.last = last, record.seq
+                entry.last = record.seq
 
     def restore(self, state: HallState) -> None:
         """Replace the state wholesale (from a snapshot), rebuilding the indexes."""
@@ -202,13 +200,9 @@ class Engine:
     # ------------------------------------------------------------ internals
 
     def _repeat(self, rid: str, name: str, entry: RequestEntry) -> Outcome:
-        recent = self._recent.get(rid)
-        if recent is not None and recent[0] != name:
-            return Outcome(error=_reused(rid, recent[0]))
-        # After a restart only the request's last event is known (older snapshots hold the
-        # command's name): refuse a command that could not have ended with it.
-        if entry.command and entry.command != name and entry.command not in _ENDS[name]:
+        if entry.command != name:
             return Outcome(error=_reused(rid, entry.command))
+        recent = self._recent.get(rid)
         return Outcome(reply=recent[1] if recent else None, duplicate=entry)
 
     def _remember(
@@ -218,11 +212,14 @@ class Engine:
         if len(self._recent) > RECENT_REPLIES:
             self._recent.popitem(last=False)
 
-    def _emit(self, events: list[e.Event], now: float, rid: str | None) -> list[e.Record]:
+    def _emit(
+        self, events: list[e.Event], now: float, rid: str | None, command: str | None
+    ) -> list[e.Record]:
         records = []
         for ev in events:
             self.state.seq += 1
-            records.append(e.Record(seq=self.state.seq, ts=now, event=ev, request=rid))  # type: ignore[arg-type]
+            record = e.Record(seq=self.state.seq, ts=now, event=ev, request=rid, command=command)  # type: ignore[arg-type]
+            records.append(record)
             self._apply(ev, now)
         return records
 
@@ -971,35 +968,6 @@ _STATUS_ZH = {
     "no_show": "已过号",
     "expired": "已过期",
     "cancelled": "已作废",
-}
-
-
-# The events each command's request can end with (see the deciders), so that a request id
-# repeated after a restart is matched against the log, which holds events, not commands.
-_COMMAND_ENDS: dict[type[c.Command], tuple[type[e.Event], ...]] = {
-    c.IssueTicket: (e.TicketIssued,),
-    c.CallNext: (e.TicketCalled, e.ServiceFinished, e.WindowResumed),
-    c.CallTicket: (e.TicketCalled,),
-    c.Recall: (e.TicketRecalled,),
-    c.MarkNoShow: (e.TicketNoShow,),
-    c.ReinstateTicket: (e.TicketReinstated,),
-    c.TransferTicket: (e.TicketTransferred,),
-    c.StartService: (e.ServiceStarted,),
-    c.FinishService: (e.ServiceFinished,),
-    c.CancelTicket: (e.TicketCancelled,),
-    c.PauseWindow: (e.WindowPaused,),
-    c.AwayWindow: (e.WindowAway,),
-    c.ResumeWindow: (e.WindowResumed,),
-    c.SignIn: (e.StaffSignedIn,),
-    c.SignOut: (e.StaffSignedOut,),
-    c.SubmitEvaluation: (e.EvaluationSubmitted,),
-    c.BookAppointment: (e.AppointmentBooked,),
-    c.CancelAppointment: (e.AppointmentCancelled,),
-    c.Tick: (),
-}
-_ENDS: dict[str, frozenset[str]] = {
-    str(cmd.__struct_config__.tag): frozenset(str(ev.__struct_config__.tag) for ev in evs)
-    for cmd, evs in _COMMAND_ENDS.items()
 }
 
 

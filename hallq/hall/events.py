@@ -180,6 +180,7 @@ class Record(msgspec.Struct, kw_only=True, omit_defaults=True):
     ts: float
     event: AnyEvent
     request: str | None = None
+    command: str | None = None  # the command's name (operationId) that the request carried
 
 
 _event_encoder = msgspec.json.Encoder()

@@ -85,11 +85,9 @@ class ServiceRate(msgspec.Struct, kw_only=True):
 
 
 class RequestEntry(msgspec.Struct, array_like=True):
-    """Which events a request produced, so a repeat returns the first result.
+    """Which command a request id carried and which events it produced.
 
-    `command` is the type of the request's last event (older snapshots hold the command's
-    name): the log records events, not commands, and a replayed state must equal the live
-    one. A repeat is refused as reused if its command could not end with that event.
+    A repeat of the id returns the first result; the id reused for another command is refused.
     """
 
     command: str
