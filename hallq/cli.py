@@ -7,9 +7,11 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from hallq import __version__
 from hallq.controller.store import EventLog
@@ -52,6 +54,34 @@ def _demo_clock(cfg: HallConfig, data_dir: Path) -> tuple[Callable[[], float], s
     return (lambda: time.time() + offset), note
 
 
+def _demo_staff(cfg: HallConfig) -> Callable[[Any], AsyncIterator[None]]:
+    """In the demo, the staff of each window sign in at start, so calls can be tried at once."""
+
+    async def sign_in(app: Any) -> AsyncIterator[None]:
+        from hallq.controller.api import writer_key
+        from hallq.errors import CommandRejected
+        from hallq.hall.commands import SignIn
+
+        writer = app[writer_key]
+        signed = []
+        for member in cfg.staff:
+            for window in member.windows:
+                if writer.engine.window_state(window).status != "closed":
+                    continue
+                try:
+                    await writer.submit(
+                        SignIn(request_id=f"demo-{uuid.uuid4()}", window=window, staff=member.id)
+                    )
+                    signed.append(window)
+                except CommandRejected:
+                    continue
+        if signed:
+            print(f"  demo           staff signed in at windows {signed}", flush=True)
+        yield
+
+    return sign_in
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -81,6 +111,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StorageError as e:
         print(f"hallq: {e}", file=sys.stderr)
         return 2
+    if demo:
+        app.cleanup_ctx.append(_demo_staff(cfg))
     shown = "localhost" if args.host in ("0.0.0.0", "::", "") else args.host
     base = f"http://{shown}:{args.port}"
     print(f"hallq {__version__}: {cfg.hall.name} ({cfg.hall.id})")
