@@ -6,6 +6,8 @@ These are measurements, not tests: pytest never collects them (its testpaths is 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -48,6 +50,11 @@ def _busy_cpus(interval: float = 1.0) -> float | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The clients use the same event loop as the controller: uvloop where installed.
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "names",

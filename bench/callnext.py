@@ -35,6 +35,7 @@ from bench.common import (
     primary_service,
     table,
 )
+from bench.rawhttp import Connection
 
 REPO = Path(__file__).resolve().parents[1]
 WARMUP_ROUNDS = 3
@@ -239,6 +240,66 @@ async def _calling(
     }
 
 
+async def _light(
+    ctl: Controller,
+    session: aiohttp.ClientSession,
+    scenario: str,
+    rounds: int,
+    burst_gap: float | None,
+) -> dict[str, Any]:
+    """60 windows through the light client: bursts (all press at the same instant, every
+    `burst_gap` seconds) or, with `burst_gap` None, each pressing again as soon as answered."""
+    base = ctl.base
+    windows = range(1, WINDOW_COUNT + 1)
+    await _issue(session, base, [primary_service(w) for w in windows] * (rounds + 1), WINDOW_COUNT)
+    waiting = await _waiting(session, base)
+    conns = [await Connection.open("127.0.0.1", ctl.port) for _ in windows]
+    tag = uuid.uuid4().hex[:8]
+    latencies: list[float] = []
+    clock = time.perf_counter
+
+    async def press(conn: Connection, window: int, r: int) -> None:
+        body = f'{{"request_id": "raw-{tag}-{window}-{r}"}}'.encode()
+        t0 = clock()
+        status, raw = await conn.post(f"/api/windows/{window}/call-next", body)
+        latencies.append(clock() - t0)
+        if status != 200:
+            raise RuntimeError(f"call-next at window {window} -> {status}: {raw[:300]!r}")
+
+    async def back_to_back(conn: Connection, window: int) -> None:
+        for r in range(rounds):
+            await press(conn, window, r)
+
+    try:
+        before = await _health(session, base)
+        started, cpu0 = clock(), ctl.cpu_seconds()
+        if burst_gap is None:
+            await asyncio.gather(*(back_to_back(c, w) for w, c in zip(windows, conns, strict=True)))
+        else:
+            for r in range(rounds):
+                await asyncio.gather(*(press(c, w, r) for w, c in zip(windows, conns, strict=True)))
+                await asyncio.sleep(burst_gap)
+        wall, cpu = clock() - started, ctl.cpu_seconds() - cpu0
+        after = await _health(session, base)
+    finally:
+        for c in conns:
+            c.close()
+    batches = after["batches"] - before["batches"]
+    return {
+        "scenario": scenario,
+        "windows": WINDOW_COUNT,
+        "waiting_at_start": waiting,
+        "requests": len(latencies),
+        "empty_calls": 0,
+        "seconds": wall,
+        "calls_per_second": len(latencies) / wall,
+        "server_cpu_us_per_call": cpu / len(latencies) * 1e6,
+        "mean_batch": (after["commands"] - before["commands"]) / batches if batches else None,
+        "pace_seconds": burst_gap,
+        "latency_ms": {k: v * 1e3 for k, v in percentiles(latencies).items()},
+    }
+
+
 async def _health(session: aiohttp.ClientSession, base: str) -> dict[str, Any]:
     async with session.get(f"{base}/api/health") as r:
         data: dict[str, Any] = await r.json()
@@ -252,7 +313,13 @@ async def _waiting(session: aiohttp.ClientSession, base: str) -> int:
 
 
 async def _bench(
-    tmp: Path, rounds: int, rounds_single: int, top_up: int, paced_rounds: int, pace: float
+    tmp: Path,
+    rounds: int,
+    rounds_single: int,
+    top_up: int,
+    paced_rounds: int,
+    pace: float,
+    light_rounds: int,
 ) -> dict[str, Any]:
     ctl = Controller(tmp)
     ctl.start()
@@ -297,6 +364,12 @@ async def _bench(
                 top_up=paced_rounds,
                 pace=pace,
             )
+            bursts = await _light(
+                ctl, session, f"{WINDOW_COUNT} at once, bursts (light client)", light_rounds, 0.1
+            )
+            light = await _light(
+                ctl, session, f"{WINDOW_COUNT} back to back (light client)", light_rounds, None
+            )
             waiting_end = await _waiting(session, base)
     finally:
         ctl.stop()
@@ -305,7 +378,7 @@ async def _bench(
         "issue_seconds": issue_s,
         "issue_per_second": len(wanted) / issue_s,
         "waiting_at_end": waiting_end,
-        "runs": [single, many, small, paced],
+        "runs": [single, many, small, paced, bursts, light],
     }
 
 
@@ -316,7 +389,10 @@ def run(opts: Options) -> dict[str, Any]:
     paced_rounds, pace = (4, 0.25) if opts.quick else (20, 1.0)
     with opts.tempdir("callnext") as tmp:
         where = filesystem_of(tmp)
-        res = asyncio.run(_bench(Path(tmp), rounds, rounds_single, top_up, paced_rounds, pace))
+        light_rounds = 10 if opts.quick else 100
+        res = asyncio.run(
+            _bench(Path(tmp), rounds, rounds_single, top_up, paced_rounds, pace, light_rounds)
+        )
     res["filesystem"] = where
     rows = []
     for r in res["runs"]:
@@ -362,7 +438,9 @@ def run(opts: Options) -> dict[str, Any]:
         f"segments of {top_up} rounds, and before each (untimed) one ticket per window and "
         "round is issued, so fewer wait; all 60 windows start each segment at once. "
         f"Paced: each window pauses a random time (mean {pace} s) before each press: "
-        f"about {WINDOW_COUNT / pace:.0f} calls/s in all."
+        f"about {WINDOW_COUNT / pace:.0f} calls/s in all. Light client: a bare HTTP/1.1 "
+        "client (bench/rawhttp.py) that costs far less CPU than aiohttp's, so the latency is "
+        "the server's; bursts: all 60 windows press at the same instant, every 0.1 s."
     )
     empty = sum(r["empty_calls"] for r in res["runs"])
     if empty:

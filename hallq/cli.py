@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -107,7 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        app = create_app(cfg, data_dir, clock=clock)
+        app = create_app(cfg, data_dir, clock=clock, freeze_gc=True)
     except StorageError as e:
         print(f"hallq: {e}", file=sys.stderr)
         return 2
@@ -128,8 +129,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         f'-d \'{{"request_id": "t1", "service": "{cfg.services[0].code}"}}\'',
         flush=True,
     )
+    _fast_event_loop()
     try:
-        web.run_app(app, host=args.host, port=args.port, print=None, handle_signals=True)
+        web.run_app(
+            app,
+            host=args.host,
+            port=args.port,
+            print=None,
+            handle_signals=True,
+            # One line per request costs about a tenth of a call's time; off unless asked.
+            access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
+        )
     except OSError as e:
         print(
             f"hallq: cannot listen on {args.host}:{args.port}: {e.strerror or e}; "
@@ -138,6 +148,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return 2
     return 0
+
+
+def _fast_event_loop() -> None:
+    """Use uvloop where it is installed: the same asyncio, with HTTP handled in about half the time."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; this is for odd platforms
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -168,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     run.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    run.add_argument(
+        "--access-log", action="store_true", help="log every HTTP request (off by default)"
+    )
     run.add_argument(
         "--real-clock", action="store_true", help="demo hall: keep the real time even when closed"
     )

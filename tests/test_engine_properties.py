@@ -9,6 +9,7 @@ within a service and class are FIFO; counts add up; and the log replays to the s
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -26,6 +27,7 @@ from hypothesis.stateful import (
 from hallq.hall import commands as c
 from hallq.hall.config import parse_config
 from hallq.hall.engine import Engine, Outcome
+from hallq.hall.estimate import outlook
 from hallq.hall.events import DayStarted, Record, StaffSignedIn, TicketCalled, TicketIssued
 from hallq.hall.state import HallState, Ticket
 from tests.conftest import SHANGHAI, SMALL_HALL_TOML, at
@@ -493,6 +495,13 @@ class HallMachine(RuleBasedStateMachine):
             assert ws.priority_streak == self.streak.get(number, 0)
 
     @invariant()
+    def one_service_outlook_matches_the_whole_hall(self) -> None:
+        engine = self.engine
+        every = engine.outlooks()
+        for code, view in every.items():
+            assert outlook(engine.config, engine.state, engine.waiting, code) == view
+
+    @invariant()
     def the_log_replays_to_the_same_state(self) -> None:
         self.steps += 1
         if self.steps % REPLAY_EVERY == 0:
@@ -527,7 +536,7 @@ def test_hall_machine_runs() -> None:
 
 
 HallMachine.TestCase.settings = settings(
-    max_examples=150,
+    max_examples=int(os.environ.get("HALLQ_HYPOTHESIS_EXAMPLES", "150")),
     stateful_step_count=80,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -516,7 +516,7 @@ def test_transfer_keeps_the_original_issue_order(hall: Hall) -> None:
         "beta",
         "waiting",
         None,
-        ["alpha"],
+        ("alpha",),
     )
     assert hall.window(1).status == "idle" and hall.window(1).ticket is None
     assert hall.calls(2, 4) == ["B001", "A001", "B002", "B003"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,13 +21,11 @@ from hallq.hall.events import Record
 log = logging.getLogger("hallq.api")
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)
-
-
 def json_response(data: Any, status: int = 200) -> web.Response:
-    """JSON with Chinese kept readable (not \\u-escaped)."""
-    return web.json_response(data, status=status, dumps=_dumps)
+    """JSON as UTF-8, Chinese kept readable; msgspec encodes it several times faster than json."""
+    return web.Response(
+        body=msgspec.json.encode(data), status=status, content_type="application/json"
+    )
 
 
 writer_key = web.AppKey("writer", HallWriter)
@@ -81,16 +78,12 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        body = msgspec.json.decode(raw)  # strict JSON: NaN, Infinity and bad UTF-8 refused
+    except (msgspec.DecodeError, RecursionError) as e:
         raise BadRequest("invalid_json", f"the body is not valid JSON: {e}") from None
     if not isinstance(body, dict):
         raise BadRequest("invalid_json", "the body must be a JSON object {...}")
     return body
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
 
 
 def _is_number(raw: str, digits: int) -> bool:
@@ -216,27 +209,30 @@ async def feed(request: web.Request) -> web.WebSocketResponse:
                 if not chunk:
                     break
                 for r in chunk:
-                    await ws.send_json({"type": "event", "seq": r.seq, "event": record_json(r)})
+                    await _send(ws, {"type": "event", "seq": r.seq, "event": record_json(r)})
                 sent = chunk[-1].seq
         else:
             await writer.settled()  # no await between this and the view: it is committed state
             view = hall_view(writer.engine, writer.clock())
             sent = view["seq"]
-            await ws.send_json(
-                {"type": "snapshot", "seq": sent, "version": view["version"], "state": view}
+            await _send(
+                ws, {"type": "snapshot", "seq": sent, "version": view["version"], "state": view}
             )
         reader_task = asyncio.create_task(_drain_client(ws))
         try:
             async for record in sub:
                 if record.seq <= sent:
                     continue
-                await ws.send_json(
-                    {"type": "event", "seq": record.seq, "event": record_json(record)}
-                )
+                await _send(ws, {"type": "event", "seq": record.seq, "event": record_json(record)})
                 sent = record.seq
             if sub.overflowed:
-                await ws.send_json(
-                    {"type": "resync", "seq": sent, "message": "fell behind; reconnect with ?since"}
+                await _send(
+                    ws,
+                    {
+                        "type": "resync",
+                        "seq": sent,
+                        "message": "fell behind; reconnect with ?since",
+                    },
                 )
         finally:
             reader_task.cancel()
@@ -246,6 +242,10 @@ async def feed(request: web.Request) -> web.WebSocketResponse:
         sub.close()
         await ws.close()
     return ws
+
+
+async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
+    await ws.send_str(msgspec.json.encode(message).decode())
 
 
 async def _drain_client(ws: web.WebSocketResponse) -> None:

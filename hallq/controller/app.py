@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 import uuid
@@ -39,8 +40,14 @@ def create_app(
     config: HallConfig,
     data_dir: str | Path,
     clock: Callable[[], float] = time.time,
+    freeze_gc: bool = False,
 ) -> web.Application:
-    """The controller for one hall, keeping its event log in `data_dir`."""
+    """The controller for one hall, keeping its event log in `data_dir`.
+
+    `freeze_gc` (for the real process, not tests that build many apps): after the state is
+    loaded, move everything that exists into the collector's permanent generation, so that
+    full collections during the day do not walk the start-up objects and pause the calls.
+    """
     app = web.Application(middlewares=[errors_middleware], client_max_size=64 * 1024)
     data = Path(data_dir)
     bus = EventBus()
@@ -58,6 +65,9 @@ def create_app(
             report.seconds,
         )
         app[reader_key] = EventLog(data / "events.sqlite3")
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         await writer.start()
         ticker = asyncio.create_task(_day_clock(writer, config), name="hallq-day-clock")
         yield

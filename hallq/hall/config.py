@@ -176,6 +176,10 @@ class HallConfig(_Section, kw_only=True, dict=True):
         return _Indexes(
             services={s.code: s for s in self.services},
             windows={w.number: w for w in self.windows},
+            serving={
+                s.code: [w for w in self.windows if any(s.code in tier for tier in w.tiers)]
+                for s in self.services
+            },
             categories={p.code: p for p in self.priority},
             levels={lv.code: lv for lv in self.evaluation.levels},
             zone=ZoneInfo(self.hall.timezone),
@@ -186,6 +190,9 @@ class HallConfig(_Section, kw_only=True, dict=True):
 
     def window(self, number: int) -> Window | None:
         return self._index.windows.get(number)
+
+    def windows_serving(self, service: str) -> list[Window]:
+        return self._index.serving.get(service, [])
 
     def category(self, code: str) -> PriorityCategory | None:
         return self._index.categories.get(code)
@@ -202,6 +209,7 @@ class HallConfig(_Section, kw_only=True, dict=True):
 class _Indexes:
     services: dict[str, Service]
     windows: dict[int, Window]
+    serving: dict[str, list[Window]]
     categories: dict[str, PriorityCategory]
     levels: dict[str, EvaluationLevel]
     zone: ZoneInfo

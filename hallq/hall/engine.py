@@ -19,8 +19,9 @@ from hallq.errors import BadRequest, CommandRejected, NotFound
 from hallq.hall import commands as c
 from hallq.hall import events as e
 from hallq.hall.config import HallConfig
-from hallq.hall.estimate import ServiceOutlook, outlooks, ticket_waits
+from hallq.hall.estimate import ServiceOutlook, outlook, outlooks, ticket_waits
 from hallq.hall.policy import choose_next, ranked, sort_key, ticket_rank
+from hallq.hall.queues import WaitingQueues
 from hallq.hall.schedule import Timetable, business_day
 from hallq.hall.state import (
     NORMAL_RANK,
@@ -87,7 +88,7 @@ class Engine:
         self.config = config
         self.timetable = Timetable(config)
         self.state = state if state is not None else HallState()
-        self.waiting: dict[str, dict[int, None]] = {}
+        self.queues = WaitingQueues((), {})
         self.by_display: dict[str, int] = {}
         self._recent: OrderedDict[str, tuple[str, dict[str, Any] | None, CommandRejected | None]]
         self._recent = OrderedDict()
@@ -223,13 +224,18 @@ class Engine:
             self._apply(ev, now)
         return records
 
+    @property
+    def waiting(self) -> dict[str, dict[int, None]]:
+        """Service → the ids of its waiting tickets (an ordered set)."""
+        return self.queues.members
+
     def _reindex(self) -> None:
-        self.waiting = {s.code: {} for s in self.config.services}
+        self.queues = WaitingQueues((s.code for s in self.config.services), self.state.tickets)
         self.by_display = {}
         for t in sorted(self.state.tickets.values(), key=lambda t: t.id):
             self.by_display[t.display] = t.id
             if t.status == "waiting":
-                self.waiting.setdefault(t.service, {})[t.id] = None
+                self.queues.join(t, self.rank(t))
 
     def _window_cfg(self, number: int) -> Any:
         w = self.config.window(number)
@@ -360,13 +366,18 @@ class Engine:
             order=self.state.next_order,
             slot_start=slot_start,
         )
-        mine = sort_key(probe, rank, now)
-        ahead = sum(
-            1
-            for tid in self.waiting.get(svc.code, {})
-            if sort_key(self.state.tickets[tid], self.rank(self.state.tickets[tid]), now) < mine
-        )
-        view = self.outlooks()[svc.code]
+        q = self.queues
+        if slot_start is None:
+            # Everyone waiting came earlier: all of its class and of the classes before it.
+            ahead = q.count_before_rank(svc.code, rank) + q.count_of_rank(svc.code, rank)
+        else:  # an appointment: ahead of the walk-ins of its class (rare, so a scan will do)
+            mine = sort_key(probe, rank, now)
+            ahead = q.count_before_rank(svc.code, rank) + sum(
+                1
+                for tid in q.members.get(svc.code, {})
+                if q.rank_of(tid) == rank and sort_key(self.state.tickets[tid], rank, now) < mine
+            )
+        view = outlook(self.config, self.state, self.waiting, svc.code)
         minutes = view.wait_minutes(ahead)
         return [
             e.TicketIssued(
@@ -418,9 +429,7 @@ class Engine:
         events = self._resume_if_needed(ws, now) + self._finish_current(ws, now)
         chosen = choose_next(
             wcfg.tiers,
-            self.waiting,
-            self.state.tickets,
-            self._ranks,
+            self.queues,
             ws.priority_streak,
             self.config.queue.max_priority_in_row,
             now,
@@ -764,11 +773,11 @@ class Engine:
         _APPLY[type(ev)](self, ev, ts)
 
     def _leave_queue(self, t: Ticket) -> None:
-        self.waiting.get(t.service, {}).pop(t.id, None)
+        self.queues.leave(t)
 
     def _join_queue(self, t: Ticket) -> None:
         t.status = "waiting"
-        self.waiting.setdefault(t.service, {})[t.id] = None
+        self.queues.join(t, self.rank(t))
 
     def _ws(self, number: int) -> WindowState:
         ws = self.state.windows.get(number)
@@ -888,7 +897,7 @@ class Engine:
         t = self.state.tickets[ev.ticket]
         self._release_window(t, ts)
         self._leave_queue(t)
-        t.transferred_from = [*t.transferred_from, ev.from_service]
+        t.transferred_from = (*t.transferred_from, ev.from_service)
         t.service, t.order = ev.to_service, ev.order
         t.window, t.called_at, t.started_at, t.recalls = None, None, None, 0
         self._join_queue(t)

@@ -10,10 +10,10 @@ tier). Issue 7 measures and improves it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from hallq.hall.config import HallConfig
+from hallq.hall.config import HallConfig, Window
 from hallq.hall.policy import ranked
 from hallq.hall.state import HallState
 
@@ -53,42 +53,83 @@ def mean_service_minutes(cfg: HallConfig, state: HallState, service: str) -> flo
     return svc.service_minutes if svc else 10.0
 
 
+def _shares(
+    window: Window, status: str, waiting: Mapping[str, Mapping[int, None]]
+) -> Iterator[tuple[str, float, bool]]:
+    """For each service an open window serves: its share of the window, and if it is idle.
+
+    The share is 0 for services below a tier that has someone waiting.
+    """
+    if status in OPEN_STATUSES:
+        weight = 1.0
+    elif status == "away":
+        weight = AWAY_SHARE
+    else:
+        return
+    busy_above = False
+    for tier in window.tiers:
+        tier_count = sum(len(waiting.get(c, ())) for c in tier)
+        for code in tier:
+            if busy_above:
+                yield code, 0.0, False
+            else:
+                share = (len(waiting.get(code, ())) + 1) / (tier_count + 1)
+                yield code, weight * share, status == "idle"
+        if tier_count > 0:
+            busy_above = True
+
+
+def _status(state: HallState, number: int) -> str:
+    ws = state.windows.get(number)
+    return ws.status if ws else "closed"
+
+
+def outlook(
+    cfg: HallConfig, state: HallState, waiting: Mapping[str, Mapping[int, None]], service: str
+) -> ServiceOutlook:
+    """The outlook of one service (on every issue): the same sums as `outlooks`, for one."""
+    capacity, opened, idle = 0.0, 0, 0
+    for w in cfg.windows_serving(service):
+        status = _status(state, w.number)
+        weight = 1.0 if status in OPEN_STATUSES else AWAY_SHARE if status == "away" else 0.0
+        if not weight:
+            continue
+        opened += 1
+        for tier in w.tiers:
+            tier_count = sum(len(waiting.get(c, ())) for c in tier)
+            if service in tier:
+                capacity += weight * (len(waiting.get(service, ())) + 1) / (tier_count + 1)
+                idle += status == "idle"
+                break
+            if tier_count > 0:
+                break  # busy with a tier above: no share for this service now
+    return ServiceOutlook(
+        service=service,
+        waiting=len(waiting.get(service, ())),
+        windows_open=opened,
+        idle_windows=idle,
+        capacity=capacity,
+        mean_minutes=mean_service_minutes(cfg, state, service),
+    )
+
+
 def outlooks(
     cfg: HallConfig, state: HallState, waiting: Mapping[str, Mapping[int, None]]
 ) -> dict[str, ServiceOutlook]:
     """One outlook per configured service."""
-    counts = {code: len(ids) for code, ids in waiting.items()}
     capacity: dict[str, float] = {s.code: 0.0 for s in cfg.services}
     opened: dict[str, int] = dict.fromkeys(capacity, 0)
     idle: dict[str, int] = dict.fromkeys(capacity, 0)
     for w in cfg.windows:
-        ws = state.windows.get(w.number)
-        status = ws.status if ws else "closed"
-        if status in OPEN_STATUSES:
-            weight = 1.0
-        elif status == "away":
-            weight = AWAY_SHARE
-        else:
-            continue
-        busy_above = False
-        for tier in w.tiers:
-            tier_count = sum(counts.get(c, 0) for c in tier)
-            for code in tier:
-                if code not in capacity:
-                    continue
+        for code, share, is_idle in _shares(w, _status(state, w.number), waiting):
+            if code in capacity:
+                capacity[code] += share
                 opened[code] += 1
-                if busy_above:
-                    continue
-                share = (counts.get(code, 0) + 1) / (tier_count + 1)
-                capacity[code] += weight * share
-                if status == "idle":
-                    idle[code] += 1
-            if tier_count > 0:
-                busy_above = True
+                idle[code] += share > 0 and is_idle
     return {
         s.code: ServiceOutlook(
             service=s.code,
-            waiting=counts.get(s.code, 0),
+            waiting=len(waiting.get(s.code, ())),
             windows_open=opened[s.code],
             idle_windows=idle[s.code],
             capacity=capacity[s.code],

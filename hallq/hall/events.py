@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 
 
-class Event(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
+class Event(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True, gc=False):
     """Base of every event; `type` is the class's tag, e.g. "ticket_issued"."""
 
 
@@ -173,7 +173,7 @@ AnyEvent = (
 )
 
 
-class Record(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Record(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """An event as stored: its place in the log, when, and which request caused it."""
 
     seq: int

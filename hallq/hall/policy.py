@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from hallq.hall.queues import WaitingQueues
 from hallq.hall.state import NORMAL_RANK, Ticket
 
 SortKey = tuple[int, int, float, float, int]
@@ -45,9 +46,7 @@ def ranked(tickets: Iterable[Ticket], ranks: Mapping[str, int], now: float) -> l
 
 def choose_next(
     tiers: list[list[str]],
-    waiting: Mapping[str, Iterable[int]],
-    tickets: Mapping[int, Ticket],
-    ranks: Mapping[str, int],
+    queues: WaitingQueues,
     priority_streak: int,
     max_priority_in_row: int,
     now: float,
@@ -59,9 +58,10 @@ def choose_next(
         best_normal: Ticket | None = None
         best_normal_key: SortKey | None = None
         for code in tier:
-            for tid in waiting.get(code, ()):
-                t = tickets[tid]
-                rank = ticket_rank(t, ranks)
+            for rank in queues.ranks(code):
+                t = queues.best(code, rank, now)
+                if t is None:
+                    continue
                 key = sort_key(t, rank, now)
                 if best_key is None or key < best_key:
                     best, best_key = t, key

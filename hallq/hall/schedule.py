@@ -38,7 +38,7 @@ class IssueStatus:
         str  # "open", "closed_day", "before_opening", "between_sessions", "cutoff", "after_closing"
     )
     session: Session | None
-    next_opening: datetime | None
+    next_opening: datetime | None  # when it is not open: when it opens next
     message: str
 
 
@@ -89,6 +89,7 @@ class Timetable:
     def __init__(self, cfg: HallConfig) -> None:
         self.cfg = cfg
         self._sessions = lru_cache(maxsize=64)(self._compute)
+        self._hours_text = lru_cache(maxsize=64)(self._compute_hours_text)
 
     def _compute(self, day: date) -> tuple[Session, ...]:
         zone = self.cfg.zone
@@ -129,16 +130,26 @@ class Timetable:
                     return s.start
         return None
 
+    def hours_text(self, day: date) -> str:
+        """The day's hours as shown to citizens, e.g. "08:40-11:50、13:10-16:50"."""
+        return self._hours_text(day)
+
+    def _compute_hours_text(self, day: date) -> str:
+        return "、".join(f"{s.start:%H:%M}-{s.end:%H:%M}" for s in self.sessions(day))
+
     def issue_status(self, now: float) -> IssueStatus:
-        """May a ticket be issued at `now`? Sessions minus the cutoff before each ends."""
+        """May a ticket be issued at `now`? Sessions minus the cutoff before each ends.
+
+        Called on every issue, so the open case does no more than compare times.
+        """
         t = local_now(self.cfg, now)
         cutoff = timedelta(minutes=self.cfg.hours.issue_cutoff_minutes)
         sessions = self.sessions(t.date())
+        for s in sessions:
+            if s.start <= t < s.end - cutoff:
+                return IssueStatus(True, "open", s, None, "")
         nxt = self.next_opening(now)
-        hours = (
-            "、".join(f"{s.start:%H:%M}-{s.end:%H:%M}" for s in sessions)
-            or "今日不办公 closed today"
-        )
+        hours = self.hours_text(t.date())
         if not sessions:
             return IssueStatus(False, "closed_day", None, nxt, "今日不办公 / Closed today")
         for s in sessions:
@@ -151,8 +162,6 @@ class Timetable:
                     nxt,
                     f"未到取号时间，办公时间 {hours} / Not open yet; hours {hours}",
                 )
-            if t < s.end - cutoff:
-                return IssueStatus(True, "open", s, nxt, "")
             if t < s.end:
                 return IssueStatus(
                     False,

@@ -17,7 +17,7 @@ NORMAL_RANK = 1000  # priority categories rank 1..99, so every one is called bef
 STATE_VERSION = 1
 
 
-class Ticket(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Ticket(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """One ticket (号). `order` places it in its queue; lower is earlier."""
 
     id: int
@@ -46,12 +46,12 @@ class Ticket(msgspec.Struct, kw_only=True, omit_defaults=True):
     finished_at: float | None = None
     no_show_at: float | None = None
     reinstatements: int = 0
-    transferred_from: list[str] = []
+    transferred_from: tuple[str, ...] = ()
     evaluation: str | None = None
     ended_at: float | None = None
 
 
-class WindowState(msgspec.Struct, kw_only=True, omit_defaults=True):
+class WindowState(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """A window (窗口) as the events left it."""
 
     number: int
@@ -67,7 +67,7 @@ class WindowState(msgspec.Struct, kw_only=True, omit_defaults=True):
     away_seconds_today: float = 0.0
 
 
-class Appointment(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Appointment(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     code: str
     service: str
     day: str
@@ -77,14 +77,14 @@ class Appointment(msgspec.Struct, kw_only=True, omit_defaults=True):
     ticket: int | None = None
 
 
-class ServiceRate(msgspec.Struct, kw_only=True):
+class ServiceRate(msgspec.Struct, kw_only=True, gc=False):
     """Service time learned from finished tickets (exponentially weighted mean, seconds)."""
 
     mean_seconds: float
     samples: int = 0
 
 
-class RequestEntry(msgspec.Struct, array_like=True):
+class RequestEntry(msgspec.Struct, array_like=True, gc=False):
     """Which command a request id carried and which events it produced.
 
     A repeat of the id returns the first result; the id reused for another command is refused.
@@ -95,7 +95,7 @@ class RequestEntry(msgspec.Struct, array_like=True):
     last: int
 
 
-class HallState(msgspec.Struct, kw_only=True):
+class HallState(msgspec.Struct, kw_only=True, gc=False):
     version: int = STATE_VERSION
     seq: int = 0
     day: str | None = None
