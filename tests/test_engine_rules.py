@@ -14,7 +14,7 @@ import pytest
 
 from hallq.hall import commands as c
 from hallq.hall.config import HallConfig, parse_config
-from hallq.hall.engine import RATE_WEIGHT, Engine, Outcome
+from hallq.hall.engine import PRIOR_SAMPLES, RATE_WEIGHT, Engine, Outcome
 from hallq.hall.events import AnyEvent, DayStarted, Record, TicketIssued, event_type
 from hallq.hall.state import HallState, Ticket, WindowState, snapshot_decoder, snapshot_encoder
 from tests.conftest import SMALL_HALL_TOML, at, rejected, run
@@ -1146,8 +1146,11 @@ def test_learned_service_time_moves_toward_observed_durations(hall: Hall) -> Non
     hall.ok(c.StartService, window=1)
     hall.later(20)
     hall.ok(c.FinishService, window=1)
+    configured = hall.engine.config.service("alpha").service_minutes * 60  # type: ignore[union-attr]
     rate = hall.engine.state.rates["alpha"]
-    assert (rate.mean_seconds, rate.samples) == (1200, 1)
+    first = configured + (1200 - configured) / (PRIOR_SAMPLES + 1)
+    assert rate.samples == 1
+    assert rate.mean_seconds == pytest.approx(first, abs=0.001)
     hall.issue("alpha")
     hall.call(1)
     hall.ok(c.StartService, window=1)
@@ -1155,13 +1158,29 @@ def test_learned_service_time_moves_toward_observed_durations(hall: Hall) -> Non
     hall.ok(c.FinishService, window=1)
     rate = hall.engine.state.rates["alpha"]
     assert rate.samples == 2
-    assert rate.mean_seconds == pytest.approx(1200 + RATE_WEIGHT * (600 - 1200))
+    second = first + (600 - first) / (PRIOR_SAMPLES + 2)
+    assert rate.mean_seconds == pytest.approx(second, abs=0.001)
+    # Once many are known each new one weighs RATE_WEIGHT.
+    for _ in range(PRIOR_SAMPLES + 10):
+        hall.issue("alpha")
+        hall.call(1)
+        hall.ok(c.StartService, window=1)
+        hall.later(1)
+        hall.ok(c.FinishService, window=1)
+    before = hall.engine.state.rates["alpha"].mean_seconds
+    hall.issue("alpha")
+    hall.call(1)
+    hall.ok(c.StartService, window=1)
+    hall.later(2)
+    hall.ok(c.FinishService, window=1)
+    rate = hall.engine.state.rates["alpha"]
+    assert rate.mean_seconds == pytest.approx(before + RATE_WEIGHT * (120 - before), abs=0.001)
     # A call finished at once (a mistake) teaches nothing.
     hall.issue("alpha")
     hall.call(1)
     hall.later(0.1)
     hall.ok(c.FinishService, window=1)
-    assert hall.engine.state.rates["alpha"].samples == 2
+    assert hall.engine.state.rates["alpha"].samples == PRIOR_SAMPLES + 13
     # The learned time is what a new ticket is told.
     hall.issue("alpha")
     hall.call(1)

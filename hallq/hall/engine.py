@@ -34,6 +34,7 @@ from hallq.hall.state import (
 )
 
 RATE_WEIGHT = 0.1  # weight of a new service time in the learned mean (EWMA)
+PRIOR_SAMPLES = 3  # the configured service time counts as this many observed ones
 RATE_MIN_SECONDS = 20.0  # shorter services are mistakes (call then finish at once): not learned
 RECENT_REPLIES = 4096
 ACTIVE = ("waiting", "called", "serving")
@@ -403,18 +404,36 @@ class Engine:
         if ws.ticket is None:
             return []
         t = self.state.tickets[ws.ticket]
-        if t.status == "serving" and t.started_at is not None:
-            return [
-                e.ServiceFinished(
-                    ticket=t.id, window=ws.number, seconds=round(now - t.started_at, 3)
-                )
-            ]
-        since = t.called_at if t.called_at is not None else now
+        implicit = not (t.status == "serving" and t.started_at is not None)
+        since = t.started_at if not implicit else t.called_at
+        seconds = round(now - (since if since is not None else now), 3)
         return [
             e.ServiceFinished(
-                ticket=t.id, window=ws.number, seconds=round(now - since, 3), implicit_start=True
+                ticket=t.id,
+                window=ws.number,
+                seconds=seconds,
+                implicit_start=implicit,
+                mean_seconds=self._learned_mean(t.service, seconds),
             )
         ]
+
+    def _learned_mean(self, service: str, seconds: float) -> float | None:
+        """The service's mean service time after this one, or None if it teaches nothing.
+
+        The configured time counts as PRIOR_SAMPLES services, so the first few real ones move
+        the mean gradually; later ones weigh RATE_WEIGHT each (an exponentially weighted mean,
+        which follows a hall whose pace changes).
+        """
+        if seconds < RATE_MIN_SECONDS:
+            return None
+        rate = self.state.rates.get(service)
+        if rate is None:
+            svc = self.config.service(service)
+            mean, samples = (svc.service_minutes if svc else 10.0) * 60.0, 0
+        else:
+            mean, samples = rate.mean_seconds, rate.samples
+        weight = max(RATE_WEIGHT, 1.0 / (PRIOR_SAMPLES + samples + 1))
+        return round(mean + weight * (seconds - mean), 3)
 
     def _resume_if_needed(self, ws: WindowState, now: float) -> list[e.Event]:
         if ws.status in ("paused", "away"):
@@ -862,13 +881,10 @@ class Engine:
         ws = self._ws(ev.window)
         ws.status, ws.ticket, ws.since, ws.last_finished = "idle", None, ts, t.id
         ws.served_today += 1
-        if ev.seconds >= RATE_MIN_SECONDS:
+        if ev.mean_seconds is not None:
             rate = self.state.rates.get(t.service)
-            if rate is None or rate.samples == 0:
-                self.state.rates[t.service] = ServiceRate(mean_seconds=ev.seconds, samples=1)
-            else:
-                rate.mean_seconds += RATE_WEIGHT * (ev.seconds - rate.mean_seconds)
-                rate.samples += 1
+            samples = rate.samples + 1 if rate is not None else 1
+            self.state.rates[t.service] = ServiceRate(mean_seconds=ev.mean_seconds, samples=samples)
 
     def _a_no_show(self, ev: e.TicketNoShow, ts: float) -> None:
         t = self.state.tickets[ev.ticket]

@@ -65,6 +65,7 @@ class ServiceFinished(Event, tag="service_finished", kw_only=True):
     window: int
     seconds: float
     implicit_start: bool = False
+    mean_seconds: float | None = None  # the service's learned mean after this one, if learned
 
 
 class TicketNoShow(Event, tag="ticket_no_show", kw_only=True):
