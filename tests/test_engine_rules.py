@@ -1098,6 +1098,18 @@ def test_no_estimate_when_no_window_serving_the_service_is_open(hall: Hall) -> N
     assert estimate(hall, "alpha") is None
 
 
+def test_estimate_when_the_only_window_is_busy_with_a_tier_above(hall: Hall) -> None:
+    hall.sign_in(3)  # composite: gamma (15 min) first, then alpha (10 min) and beta
+    hall.issue("gamma")
+    hall.issue("gamma")
+    # Window 3 must clear two gamma tickets first, then serve this one: 2 × 15 + 10.
+    assert estimate(hall, "alpha") == 40.0
+    assert estimate(hall, "alpha") == 50.0  # one more alpha ahead
+    hall.sign_in(1)  # a window with alpha first: the shared estimate takes over
+    first_tier = estimate(hall, "alpha")
+    assert first_tier is not None and first_tier < 40.0
+
+
 def test_estimate_is_zero_when_a_window_is_idle(hall: Hall) -> None:
     hall.sign_in(1)
     assert estimate(hall, "alpha") == 0

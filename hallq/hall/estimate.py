@@ -5,12 +5,14 @@ a window whose higher tiers have nobody waiting gives s a share of its time in p
 to the queues of s's tier; a window busy with a higher tier gives none. With i such windows
 idle, the wait is 0 when k < i, else (k − i + 1)·m / c, where m is the learned mean service
 time and c the capacity (the queue-length estimator of Ibrahim & Whitt, per service and
-tier). Issue 7 measures and improves it.
+tier). When every open window that serves s is busy with a tier above, the wait is the time
+the quickest of them needs to clear those tiers, then (k + 1)·m shared among them. Issue 7
+measures and improves it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hallq.hall.config import HallConfig, Window
@@ -31,14 +33,19 @@ class ServiceOutlook:
     idle_windows: int
     capacity: float
     mean_minutes: float
+    # Open windows that serve the service only below a tier with a queue: the minutes each
+    # needs to clear those tiers first (used only when no window gives the service a share).
+    delayed: tuple[float, ...] = ()
 
     def wait_minutes(self, ahead: int) -> float | None:
         """Expected wait for a ticket with `ahead` tickets before it; None if no window serves."""
         if ahead < self.idle_windows:
             return 0.0
-        if self.capacity <= 0:
-            return None
-        return (ahead - self.idle_windows + 1) * self.mean_minutes / self.capacity
+        if self.capacity > 0:
+            return (ahead - self.idle_windows + 1) * self.mean_minutes / self.capacity
+        if self.delayed:
+            return min(self.delayed) + (ahead + 1) * self.mean_minutes / len(self.delayed)
+        return None
 
     @property
     def new_ticket_minutes(self) -> float | None:
@@ -53,63 +60,57 @@ def mean_service_minutes(cfg: HallConfig, state: HallState, service: str) -> flo
     return svc.service_minutes if svc else 10.0
 
 
-def _shares(
-    window: Window, status: str, waiting: Mapping[str, Mapping[int, None]]
-) -> Iterator[tuple[str, float, bool]]:
-    """For each service an open window serves: its share of the window, and if it is idle.
+@dataclass(frozen=True)
+class _Part:
+    """What one open window gives one service now."""
 
-    The share is 0 for services below a tier that has someone waiting.
-    """
-    if status in OPEN_STATUSES:
-        weight = 1.0
-    elif status == "away":
-        weight = AWAY_SHARE
-    else:
-        return
-    busy_above = False
+    share: float  # of the window's time; 0 when a tier above has a queue
+    idle: bool
+    clear_minutes: float  # the queues of the tiers above, at this window alone
+
+
+def _part(
+    cfg: HallConfig,
+    state: HallState,
+    waiting: Mapping[str, Mapping[int, None]],
+    window: Window,
+    service: str,
+) -> _Part | None:
+    """The part `window` takes in serving `service`, or None if it is closed or paused."""
+    ws = state.windows.get(window.number)
+    status = ws.status if ws else "closed"
+    weight = 1.0 if status in OPEN_STATUSES else AWAY_SHARE if status == "away" else 0.0
+    if not weight:
+        return None
+    clear = 0.0
     for tier in window.tiers:
         tier_count = sum(len(waiting.get(c, ())) for c in tier)
-        for code in tier:
-            if busy_above:
-                yield code, 0.0, False
-            else:
-                share = (len(waiting.get(code, ())) + 1) / (tier_count + 1)
-                yield code, weight * share, status == "idle"
-        if tier_count > 0:
-            busy_above = True
-
-
-def _status(state: HallState, number: int) -> str:
-    ws = state.windows.get(number)
-    return ws.status if ws else "closed"
+        if service in tier:
+            if clear > 0:
+                return _Part(0.0, False, clear)
+            share = weight * (len(waiting.get(service, ())) + 1) / (tier_count + 1)
+            return _Part(share, status == "idle", 0.0)
+        clear += sum(len(waiting.get(c, ())) * mean_service_minutes(cfg, state, c) for c in tier)
+    return None
 
 
 def outlook(
     cfg: HallConfig, state: HallState, waiting: Mapping[str, Mapping[int, None]], service: str
 ) -> ServiceOutlook:
-    """The outlook of one service (on every issue): the same sums as `outlooks`, for one."""
-    capacity, opened, idle = 0.0, 0, 0
-    for w in cfg.windows_serving(service):
-        status = _status(state, w.number)
-        weight = 1.0 if status in OPEN_STATUSES else AWAY_SHARE if status == "away" else 0.0
-        if not weight:
-            continue
-        opened += 1
-        for tier in w.tiers:
-            tier_count = sum(len(waiting.get(c, ())) for c in tier)
-            if service in tier:
-                capacity += weight * (len(waiting.get(service, ())) + 1) / (tier_count + 1)
-                idle += status == "idle"
-                break
-            if tier_count > 0:
-                break  # busy with a tier above: no share for this service now
+    """The outlook of one service, from the windows that serve it (on every issue)."""
+    parts = [
+        p
+        for w in cfg.windows_serving(service)
+        if (p := _part(cfg, state, waiting, w, service)) is not None
+    ]
     return ServiceOutlook(
         service=service,
         waiting=len(waiting.get(service, ())),
-        windows_open=opened,
-        idle_windows=idle,
-        capacity=capacity,
+        windows_open=len(parts),
+        idle_windows=sum(p.idle for p in parts),
+        capacity=sum(p.share for p in parts),
         mean_minutes=mean_service_minutes(cfg, state, service),
+        delayed=tuple(sorted(p.clear_minutes for p in parts if p.share == 0)),
     )
 
 
@@ -117,26 +118,7 @@ def outlooks(
     cfg: HallConfig, state: HallState, waiting: Mapping[str, Mapping[int, None]]
 ) -> dict[str, ServiceOutlook]:
     """One outlook per configured service."""
-    capacity: dict[str, float] = {s.code: 0.0 for s in cfg.services}
-    opened: dict[str, int] = dict.fromkeys(capacity, 0)
-    idle: dict[str, int] = dict.fromkeys(capacity, 0)
-    for w in cfg.windows:
-        for code, share, is_idle in _shares(w, _status(state, w.number), waiting):
-            if code in capacity:
-                capacity[code] += share
-                opened[code] += 1
-                idle[code] += share > 0 and is_idle
-    return {
-        s.code: ServiceOutlook(
-            service=s.code,
-            waiting=len(waiting.get(s.code, ())),
-            windows_open=opened[s.code],
-            idle_windows=idle[s.code],
-            capacity=capacity[s.code],
-            mean_minutes=mean_service_minutes(cfg, state, s.code),
-        )
-        for s in cfg.services
-    }
+    return {s.code: outlook(cfg, state, waiting, s.code) for s in cfg.services}
 
 
 def ticket_waits(
