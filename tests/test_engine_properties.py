@@ -27,7 +27,6 @@ from hypothesis.stateful import (
 from hallq.hall import commands as c
 from hallq.hall.config import parse_config
 from hallq.hall.engine import Engine, Outcome
-from hallq.hall.estimate import outlook
 from hallq.hall.events import DayStarted, Record, StaffSignedIn, TicketCalled, TicketIssued
 from hallq.hall.state import HallState, Ticket
 from tests.conftest import SHANGHAI, SMALL_HALL_TOML, at
@@ -493,13 +492,6 @@ class HallMachine(RuleBasedStateMachine):
     def streaks_follow_the_calls(self) -> None:
         for number, ws in self.engine.state.windows.items():
             assert ws.priority_streak == self.streak.get(number, 0)
-
-    @invariant()
-    def one_service_outlook_matches_the_whole_hall(self) -> None:
-        engine = self.engine
-        every = engine.outlooks()
-        for code, view in every.items():
-            assert outlook(engine.config, engine.state, engine.waiting, code) == view
 
     @invariant()
     def the_log_replays_to_the_same_state(self) -> None:

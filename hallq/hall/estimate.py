@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hallq.hall.config import HallConfig, Window
+from hallq.hall.config import HallConfig
 from hallq.hall.policy import ranked
 from hallq.hall.state import HallState
 
@@ -60,57 +60,50 @@ def mean_service_minutes(cfg: HallConfig, state: HallState, service: str) -> flo
     return svc.service_minutes if svc else 10.0
 
 
-@dataclass(frozen=True)
-class _Part:
-    """What one open window gives one service now."""
-
-    share: float  # of the window's time; 0 when a tier above has a queue
-    idle: bool
-    clear_minutes: float  # the queues of the tiers above, at this window alone
-
-
-def _part(
-    cfg: HallConfig,
-    state: HallState,
-    waiting: Mapping[str, Mapping[int, None]],
-    window: Window,
-    service: str,
-) -> _Part | None:
-    """The part `window` takes in serving `service`, or None if it is closed or paused."""
-    ws = state.windows.get(window.number)
-    status = ws.status if ws else "closed"
-    weight = 1.0 if status in OPEN_STATUSES else AWAY_SHARE if status == "away" else 0.0
-    if not weight:
-        return None
-    clear = 0.0
-    for tier in window.tiers:
-        tier_count = sum(len(waiting.get(c, ())) for c in tier)
-        if service in tier:
-            if clear > 0:
-                return _Part(0.0, False, clear)
-            share = weight * (len(waiting.get(service, ())) + 1) / (tier_count + 1)
-            return _Part(share, status == "idle", 0.0)
-        clear += sum(len(waiting.get(c, ())) * mean_service_minutes(cfg, state, c) for c in tier)
-    return None
-
-
 def outlook(
     cfg: HallConfig, state: HallState, waiting: Mapping[str, Mapping[int, None]], service: str
 ) -> ServiceOutlook:
-    """The outlook of one service, from the windows that serve it (on every issue)."""
-    parts = [
-        p
-        for w in cfg.windows_serving(service)
-        if (p := _part(cfg, state, waiting, w, service)) is not None
-    ]
+    """The outlook of one service, from the windows that serve it (on every issue).
+
+    An open window gives the service a share of its time in proportion to the queues of the
+    service's tier, unless a tier above has a queue: then it only adds the minutes it needs
+    to clear those tiers to `delayed`.
+    """
+    capacity, opened, idle = 0.0, 0, 0
+    delayed: list[float] = []
+    queued_here = len(waiting.get(service, ()))
+    for w in cfg.windows_serving(service):
+        ws = state.windows.get(w.number)
+        status = ws.status if ws is not None else "closed"
+        if status in OPEN_STATUSES:
+            weight = 1.0
+        elif status == "away":
+            weight = AWAY_SHARE
+        else:
+            continue
+        opened += 1
+        clear = 0.0
+        for tier in w.tiers:
+            if service in tier:
+                if clear:
+                    delayed.append(clear)
+                else:
+                    tier_count = sum(len(waiting.get(c, ())) for c in tier)
+                    capacity += weight * (queued_here + 1) / (tier_count + 1)
+                    idle += status == "idle"
+                break
+            for c in tier:
+                queued = len(waiting.get(c, ()))
+                if queued:
+                    clear += queued * mean_service_minutes(cfg, state, c)
     return ServiceOutlook(
         service=service,
-        waiting=len(waiting.get(service, ())),
-        windows_open=len(parts),
-        idle_windows=sum(p.idle for p in parts),
-        capacity=sum(p.share for p in parts),
+        waiting=queued_here,
+        windows_open=opened,
+        idle_windows=idle,
+        capacity=capacity,
         mean_minutes=mean_service_minutes(cfg, state, service),
-        delayed=tuple(sorted(p.clear_minutes for p in parts if p.share == 0)),
+        delayed=tuple(sorted(delayed)),
     )
 
 
