@@ -22,7 +22,7 @@ from hallq.errors import CommandRejected, StorageError
 from hallq.hall.commands import Command, command_name
 from hallq.hall.engine import Engine, Outcome, summarize
 from hallq.hall.events import DayStarted, Record
-from hallq.hall.state import STATE_VERSION
+from hallq.hall.state import STATE_VERSION, HallState
 
 log = logging.getLogger("hallq.writer")
 
@@ -156,7 +156,8 @@ class HallWriter:
                 records.extend(out.records)
                 results.append((fut, out))
             try:
-                await loop.run_in_executor(self._io, self.log.append, records)
+                if records:  # a batch of refusals and repeats has nothing to write
+                    await loop.run_in_executor(self._io, self.log.append, records)
             except StorageError as err:
                 log.error("event log write failed; rebuilding state from the log: %s", err)
                 await self._recover(loop)
@@ -205,8 +206,6 @@ class HallWriter:
         self._settled.set()
 
     async def _recover(self, loop: asyncio.AbstractEventLoop) -> None:
-        from hallq.hall.state import HallState
-
         self.engine.restore(HallState())
         try:
             await loop.run_in_executor(self._io, self.load)
