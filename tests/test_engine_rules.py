@@ -12,6 +12,7 @@ from typing import Any, get_args
 import msgspec
 import pytest
 
+from hallq.errors import NotFound
 from hallq.hall import commands as c
 from hallq.hall.config import HallConfig, parse_config
 from hallq.hall.engine import PRIOR_SAMPLES, RATE_WEIGHT, Engine, Outcome
@@ -1207,3 +1208,8 @@ def test_appointment_on_time_checks_in_during_the_cutoff(hall: Hall) -> None:
     assert hall.issue("alpha", appointment="LATE0001") == "A001"
     hall.now = at(2026, 11, 23, 16, 55)  # on time for its slot, but the hall has closed
     assert hall.refuse(c.IssueTicket, service="alpha", appointment="LATE0002") == "after_closing"
+
+
+def test_a_ticket_reference_of_many_digits_is_simply_not_found(hall: Hall) -> None:
+    with pytest.raises(NotFound):
+        hall.ticket("9" * 5000)

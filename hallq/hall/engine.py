@@ -148,9 +148,10 @@ class Engine:
         mine = self._emit(decided, now, None if tick else rid, None if tick else name)
         out.records.extend(mine)
         out.reply = summarize(mine, self.state.seq)
-        if mine and not tick:
-            self.state.requests[rid] = RequestEntry(name, mine[0].seq, mine[-1].seq)
-        self._remember(rid, name, out.reply, None)
+        if not tick:
+            if mine:
+                self.state.requests[rid] = RequestEntry(name, mine[0].seq, mine[-1].seq)
+            self._remember(rid, name, out.reply, None)
         return out
 
     def apply_record(self, record: e.Record) -> None:
@@ -183,7 +184,8 @@ class Engine:
         """Today's ticket by its number as shown ("A012") or its id."""
         text = ref.strip().upper()
         tid = self.by_display.get(text)
-        if tid is None and text.isascii() and text.isdigit():  # "²".isdigit() is True
+        # "²".isdigit() is True, and int() refuses more than 4,300 digits.
+        if tid is None and text.isascii() and text.isdigit() and len(text) <= 12:
             tid = int(text)
         t = self.state.tickets.get(tid) if tid is not None else None
         if t is None:
