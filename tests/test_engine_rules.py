@@ -7,7 +7,7 @@ The clock starts on Monday 2026-11-23 at 09:00 in Shanghai.
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 import msgspec
 import pytest
@@ -1036,6 +1036,11 @@ def scripted_run(config: HallConfig) -> Hall:
     h.call(1)
     h.call(2)
     h.ok(c.FinishService, window=1)
+    for status in ("error", "ok"):
+        report = c.ReportDeviceHealth(
+            request_id=h.rid(), device="printer-1", kind="printer", status=status, reason=status
+        )
+        assert h.execute(report).error is None
     return h
 
 
@@ -1213,3 +1218,22 @@ def test_appointment_on_time_checks_in_during_the_cutoff(hall: Hall) -> None:
 def test_a_ticket_reference_of_many_digits_is_simply_not_found(hall: Hall) -> None:
     with pytest.raises(NotFound):
         hall.ticket("9" * 5000)
+
+
+def test_device_health_is_recorded_only_when_it_changes(hall: Hall) -> None:
+    def report(status: Literal["ok", "error"], reason: str) -> list[str]:
+        out = hall.execute(
+            c.ReportDeviceHealth(
+                request_id=hall.rid(), device="led-5", kind="led", status=status, reason=reason
+            )
+        )
+        assert out.error is None and out.reply is not None
+        return types(out.reply)
+
+    assert report("error", "无响应") == ["device_health_changed"]
+    assert report("error", "无响应") == []
+    device = hall.engine.state.devices["led-5"]
+    assert (device.status, device.reason, device.since) == ("error", "无响应", hall.now)
+    hall.later(1)
+    assert report("ok", "") == ["device_health_changed"]
+    assert hall.engine.state.devices["led-5"].status == "ok"

@@ -13,8 +13,9 @@ from aiohttp import WSMsgType, web
 from hallq.controller.bus import EventBus
 from hallq.controller.routes import COMMAND_ROUTES, CommandRoute
 from hallq.controller.store import EventLog
-from hallq.controller.views import hall_view, ticket_view
+from hallq.controller.views import add_last_seen, hall_view, ticket_view
 from hallq.controller.writer import HallWriter
+from hallq.drivers.base import DriverSet
 from hallq.errors import BadRequest, CommandRejected
 from hallq.hall.events import Record
 
@@ -32,6 +33,7 @@ writer_key = web.AppKey("writer", HallWriter)
 reader_key = web.AppKey("reader", EventLog)
 bus_key = web.AppKey("bus", EventBus)
 openapi_key = web.AppKey("openapi", dict)
+drivers_key = web.AppKey("drivers", DriverSet)
 
 FEED_CATCH_UP_LIMIT = 50_000  # beyond this gap a reconnecting client gets a snapshot instead
 MAX_BODY = 64 * 1024
@@ -139,7 +141,9 @@ async def get_state(request: web.Request) -> web.Response:
     if which not in ("waiting", "all"):
         raise BadRequest("invalid_query", "tickets must be 'waiting' or 'all'")
     await writer.settled()
-    return json_response(hall_view(writer.engine, writer.clock(), all_tickets=which == "all"))
+    view = hall_view(writer.engine, writer.clock(), all_tickets=which == "all")
+    add_last_seen(view, request.app[drivers_key])
+    return json_response(view)
 
 
 async def get_ticket(request: web.Request) -> web.Response:
@@ -214,6 +218,7 @@ async def feed(request: web.Request) -> web.WebSocketResponse:
         else:
             await writer.settled()  # no await between this and the view: it is committed state
             view = hall_view(writer.engine, writer.clock())
+            add_last_seen(view, request.app[drivers_key])
             sent = view["seq"]
             await _send(
                 ws, {"type": "snapshot", "seq": sent, "version": view["version"], "state": view}

@@ -16,6 +16,7 @@ from aiohttp import web
 from hallq.controller.api import (
     add_routes,
     bus_key,
+    drivers_key,
     errors_middleware,
     openapi_key,
     reader_key,
@@ -25,8 +26,9 @@ from hallq.controller.bus import EventBus
 from hallq.controller.openapi import build_openapi
 from hallq.controller.store import EventLog
 from hallq.controller.writer import HallWriter
+from hallq.drivers.base import DeviceReport, DriverSet
 from hallq.errors import CommandRejected
-from hallq.hall.commands import Tick
+from hallq.hall.commands import ReportDeviceHealth, Tick
 from hallq.hall.config import HallConfig
 from hallq.hall.engine import Engine
 from hallq.hall.schedule import business_day
@@ -41,6 +43,7 @@ def create_app(
     data_dir: str | Path,
     clock: Callable[[], float] = time.time,
     freeze_gc: bool = False,
+    drivers: DriverSet | None = None,
 ) -> web.Application:
     """The controller for one hall, keeping its event log in `data_dir`.
 
@@ -54,6 +57,8 @@ def create_app(
     writer = HallWriter(Engine(config), EventLog(data / "events.sqlite3"), bus, clock)
     app[writer_key] = writer
     app[bus_key] = bus
+    devices = drivers if drivers is not None else DriverSet()
+    app[drivers_key] = devices
     app[openapi_key] = build_openapi()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -70,7 +75,16 @@ def create_app(
             gc.freeze()
         await writer.start()
         ticker = asyncio.create_task(_day_clock(writer, config), name="hallq-day-clock")
+        reporting = _HealthReporter(writer)
+        for driver in devices.drivers:
+            driver.on_health(reporting.report)
+            await driver.start()
+        writer.listeners.append(devices.offer)
         yield
+        writer.listeners.remove(devices.offer)
+        for driver in devices.drivers:
+            await driver.stop()
+        await reporting.drain()
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
@@ -82,6 +96,37 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
     return app
+
+
+class _HealthReporter:
+    """Turns a driver's health change into a logged command, without blocking the driver."""
+
+    def __init__(self, writer: HallWriter) -> None:
+        self.writer = writer
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def report(self, device: DeviceReport) -> None:
+        cmd = ReportDeviceHealth(
+            request_id=f"health-{uuid.uuid4()}",
+            device=device.device,
+            kind=device.kind,
+            status=device.health.status,
+            reason=device.health.reason,
+            reason_en=device.health.reason_en,
+        )
+        task = asyncio.create_task(self._submit(cmd))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _submit(self, cmd: ReportDeviceHealth) -> None:
+        try:
+            await self.writer.submit(cmd)
+        except CommandRejected as e:  # the controller is stopping, or storage trouble
+            log.warning("device health of %s not recorded: %s", cmd.device, e.message)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2)
 
 
 async def _day_clock(writer: HallWriter, config: HallConfig) -> None:

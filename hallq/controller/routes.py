@@ -148,6 +148,14 @@ COMMAND_ROUTES: tuple[CommandRoute, ...] = (
         "预约: register an appointment",
     ),
     CommandRoute(
+        "reportDeviceHealth",
+        "POST",
+        "/api/devices/{device}/health",
+        c.ReportDeviceHealth,
+        "A device's health changed (the kiosk's printer, a remote board)",
+        ("device",),
+    ),
+    CommandRoute(
         "cancelAppointment",
         "POST",
         "/api/appointments/{code}/cancel",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hallq.drivers.base import DriverSet
 from hallq.hall.engine import Engine
 from hallq.hall.schedule import local_now
 from hallq.hall.state import STATE_VERSION, Ticket
@@ -156,6 +157,18 @@ def hall_view(engine: Engine, now: float, all_tickets: bool = False) -> dict[str
             for t in called
         ],
         "waiting": sum(len(v) for v in engine.waiting.values()),
+        "devices": [
+            {
+                "device": name,
+                "kind": d.kind,
+                "status": d.status,
+                "reason": d.reason,
+                "reason_en": d.reason_en,
+                "since": d.since,
+                "last_seen": None,
+            }
+            for name, d in sorted(st.devices.items())
+        ],
         "tickets": tickets,
         "priority": [{"code": p.code, "name": p.name, "name_en": p.name_en} for p in cfg.priority],
         "evaluation_levels": [
@@ -163,3 +176,10 @@ def hall_view(engine: Engine, now: float, all_tickets: bool = False) -> dict[str
             for lv in cfg.evaluation.levels
         ],
     }
+
+
+def add_last_seen(view: dict[str, Any], drivers: DriverSet) -> None:
+    """The time each in-process device last answered (kept in memory, not in the log)."""
+    seen = {r.device: r.last_seen for r in drivers.reports()}
+    for device in view["devices"]:
+        device["last_seen"] = seen.get(device["device"])

@@ -70,6 +70,8 @@ class HallWriter:
         self._settled = asyncio.Event()
         self._settled.set()
         self._stopping = False
+        # Called with each batch's records once committed (drivers): must not block or raise.
+        self.listeners: list[Callable[[list[Record]], None]] = []
 
     # ------------------------------------------------------------ lifecycle
 
@@ -193,6 +195,11 @@ class HallWriter:
                     fut.set_result(out.reply or summarize([], self.engine.state.seq))
             if records:
                 self.bus.publish(records)
+                for listener in self.listeners:
+                    try:
+                        listener(records)
+                    except Exception:
+                        log.exception("a listener of committed events failed")
                 if any(isinstance(r.event, DayStarted) for r in records):
                     await loop.run_in_executor(
                         self._io, self.log.save_snapshot, self.engine.state, self.clock()

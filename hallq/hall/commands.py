@@ -6,6 +6,8 @@ bounced button or a retried HTTP request never issues or calls twice.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 
@@ -106,6 +108,16 @@ class CancelAppointment(Command, tag="cancelAppointment", kw_only=True):
     code: str
 
 
+class ReportDeviceHealth(Command, tag="reportDeviceHealth", kw_only=True):
+    """Sent by the controller's drivers when a device's health changes."""
+
+    device: str
+    kind: str
+    status: Literal["ok", "warning", "error", "unknown"]
+    reason: str = ""
+    reason_en: str = ""
+
+
 class Tick(Command, tag="tick", kw_only=True):
     """Sent by the controller's clock: starts a new business day promptly at midnight."""
 
@@ -129,6 +141,7 @@ AnyCommand = (
     | SubmitEvaluation
     | BookAppointment
     | CancelAppointment
+    | ReportDeviceHealth
     | Tick
 )
 

@@ -26,6 +26,7 @@ from hallq.hall.schedule import Timetable, business_day
 from hallq.hall.state import (
     NORMAL_RANK,
     Appointment,
+    DeviceState,
     HallState,
     RequestEntry,
     ServiceRate,
@@ -114,6 +115,7 @@ class Engine:
             c.SubmitEvaluation: self._evaluate,
             c.BookAppointment: self._book,
             c.CancelAppointment: self._cancel_appointment,
+            c.ReportDeviceHealth: self._device_health,
             c.Tick: lambda cmd, now: [],
         }
 
@@ -788,6 +790,22 @@ class Engine:
             raise CommandRejected("appointment_used", "already checked in")
         return [e.AppointmentCancelled(code=code)]
 
+    def _device_health(self, cmd: c.ReportDeviceHealth, now: float) -> list[e.Event]:
+        if not 1 <= len(cmd.device) <= 64 or not cmd.device.isprintable():
+            raise BadRequest("invalid_device", "a device name is 1-64 printable characters")
+        known = self.state.devices.get(cmd.device)
+        if known is not None and (known.status, known.reason) == (cmd.status, cmd.reason):
+            return []
+        return [
+            e.DeviceHealthChanged(
+                device=cmd.device,
+                kind=cmd.kind,
+                status=cmd.status,
+                reason=cmd.reason,
+                reason_en=cmd.reason_en,
+            )
+        ]
+
     # ------------------------------------------------------------ applying
 
     def _apply(self, ev: e.Event, ts: float) -> None:
@@ -962,11 +980,17 @@ class Engine:
             name=ev.name,
         )
 
+    def _a_device_health(self, ev: e.DeviceHealthChanged, ts: float) -> None:
+        self.state.devices[ev.device] = DeviceState(
+            kind=ev.kind, status=ev.status, reason=ev.reason, reason_en=ev.reason_en, since=ts
+        )
+
     def _a_appt_cancelled(self, ev: e.AppointmentCancelled, ts: float) -> None:
         self.state.appointments.pop(ev.code, None)
 
 
 _APPLY: dict[type[e.Event], Callable[[Engine, Any, float], None]] = {
+    e.DeviceHealthChanged: Engine._a_device_health,
     e.DayStarted: Engine._a_day,
     e.TicketIssued: Engine._a_issued,
     e.TicketCalled: Engine._a_called,

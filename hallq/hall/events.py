@@ -152,6 +152,16 @@ class AppointmentCancelled(Event, tag="appointment_cancelled", kw_only=True):
     code: str
 
 
+class DeviceHealthChanged(Event, tag="device_health_changed", kw_only=True):
+    """A device's health changed (打印机缺纸, LED board not answering, back to ok)."""
+
+    device: str
+    kind: str
+    status: str
+    reason: str = ""
+    reason_en: str = ""
+
+
 AnyEvent = (
     DayStarted
     | TicketIssued
@@ -171,6 +181,7 @@ AnyEvent = (
     | WindowResumed
     | AppointmentBooked
     | AppointmentCancelled
+    | DeviceHealthChanged
 )
 
 

@@ -95,6 +95,16 @@ class RequestEntry(msgspec.Struct, array_like=True, gc=False):
     last: int
 
 
+class DeviceState(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+    """A device's health as last reported (the time it was last seen is not logged)."""
+
+    kind: str
+    status: str
+    reason: str = ""
+    reason_en: str = ""
+    since: float = 0.0
+
+
 class HallState(msgspec.Struct, kw_only=True, gc=False):
     version: int = STATE_VERSION
     seq: int = 0
@@ -109,6 +119,7 @@ class HallState(msgspec.Struct, kw_only=True, gc=False):
     appointments: dict[str, Appointment] = {}
     rates: dict[str, ServiceRate] = {}
     requests: dict[str, RequestEntry] = {}
+    devices: dict[str, DeviceState] = {}
 
 
 snapshot_encoder = msgspec.json.Encoder()
