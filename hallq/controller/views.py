@@ -83,41 +83,8 @@ def hall_view(engine: Engine, now: float, all_tickets: bool = False) -> dict[str
                 },
             }
         )
-    windows = []
-    thresholds = cfg.away.thresholds_minutes
-    for w in cfg.windows:
-        ws = engine.window_state(w.number)
-        current = st.tickets.get(ws.ticket) if ws.ticket is not None else None
-        minutes_in_state = max(0.0, (now - ws.since) / 60.0) if ws.since else 0.0
-        windows.append(
-            {
-                "number": w.number,
-                "label": w.label,
-                "label_en": w.label_en,
-                "tiers": w.tiers,
-                "backup": w.backup,
-                "status": ws.status,
-                "since": ws.since or None,
-                "reason": ws.reason,
-                "staff": ws.staff,
-                "staff_name": ws.staff_name,
-                "ticket": ticket_view(current) if current else None,
-                "served_today": ws.served_today,
-                "away_minutes": round(minutes_in_state, 1) if ws.status == "away" else 0.0,
-                "away_thresholds_passed": [
-                    t for t in thresholds if ws.status == "away" and minutes_in_state >= t
-                ],
-            }
-        )
-    called = sorted(
-        (
-            t
-            for t in st.tickets.values()
-            if t.called_at is not None and t.status in ("called", "serving", "done")
-        ),
-        key=lambda t: t.called_at or 0.0,
-        reverse=True,
-    )[:RECENT_CALLS]
+    windows = windows_view(engine, now)
+    called = recent_calls_view(engine)
     if all_tickets:
         tickets = [ticket_view(t, waits.get(t.id)) for t in st.tickets.values()]
     else:
@@ -147,15 +114,7 @@ def hall_view(engine: Engine, now: float, all_tickets: bool = False) -> dict[str
         },
         "services": services,
         "windows": windows,
-        "recent_calls": [
-            {
-                "number": t.display,
-                "window": t.window,
-                "service": t.service,
-                "called_at": t.called_at,
-            }
-            for t in called
-        ],
+        "recent_calls": called,
         "waiting": sum(len(v) for v in engine.waiting.values()),
         "devices": [
             {
@@ -183,3 +142,65 @@ def add_last_seen(view: dict[str, Any], drivers: DriverSet) -> None:
     seen = {r.device: r.last_seen for r in drivers.reports()}
     for device in view["devices"]:
         device["last_seen"] = seen.get(device["device"])
+
+
+def windows_view(engine: Engine, now: float) -> list[dict[str, Any]]:
+    """Every window as screens and boards show it."""
+    cfg, st = engine.config, engine.state
+    thresholds = cfg.away.thresholds_minutes
+    out = []
+    for w in cfg.windows:
+        ws = engine.window_state(w.number)
+        current = st.tickets.get(ws.ticket) if ws.ticket is not None else None
+        minutes_in_state = max(0.0, (now - ws.since) / 60.0) if ws.since else 0.0
+        out.append(
+            {
+                "number": w.number,
+                "label": w.label,
+                "label_en": w.label_en,
+                "tiers": w.tiers,
+                "backup": w.backup,
+                "status": ws.status,
+                "since": ws.since or None,
+                "reason": ws.reason,
+                "staff": ws.staff,
+                "staff_name": ws.staff_name,
+                "ticket": ticket_view(current) if current else None,
+                "served_today": ws.served_today,
+                "away_minutes": round(minutes_in_state, 1) if ws.status == "away" else 0.0,
+                "away_thresholds_passed": [
+                    t for t in thresholds if ws.status == "away" and minutes_in_state >= t
+                ],
+            }
+        )
+    return out
+
+
+def recent_calls_view(engine: Engine) -> list[dict[str, Any]]:
+    """The latest calls, newest first."""
+    called = sorted(
+        (
+            t
+            for t in engine.state.tickets.values()
+            if t.called_at is not None and t.status in ("called", "serving", "done")
+        ),
+        key=lambda t: t.called_at or 0.0,
+        reverse=True,
+    )[:RECENT_CALLS]
+    return [
+        {"number": t.display, "window": t.window, "service": t.service, "called_at": t.called_at}
+        for t in called
+    ]
+
+
+def boards_view(engine: Engine, now: float) -> dict[str, Any]:
+    """What the LED boards need, without the costlier parts of the hall view (waits)."""
+    local = local_now(engine.config, now)
+    sessions = engine.timetable.sessions(local.date())
+    return {
+        "now": now,
+        "local_time": local.isoformat(timespec="seconds"),
+        "hours": [f"{s.start:%H:%M}-{s.end:%H:%M}" for s in sessions],
+        "windows": windows_view(engine, now),
+        "recent_calls": recent_calls_view(engine),
+    }
