@@ -112,6 +112,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StorageError as e:
         print(f"hallq: {e}", file=sys.stderr)
         return 2
+    except ConfigError as e:
+        print(f"hallq: the configuration has errors:\n{path}: {e}", file=sys.stderr)
+        return 2
     if demo:
         app.cleanup_ctx.append(_demo_staff(cfg))
     shown = "localhost" if args.host in ("0.0.0.0", "::", "") else args.host

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -25,8 +26,10 @@ from hallq.controller.api import (
 from hallq.controller.bus import EventBus
 from hallq.controller.openapi import build_openapi
 from hallq.controller.store import EventLog
+from hallq.controller.views import boards_view
 from hallq.controller.writer import HallWriter
 from hallq.drivers.base import DeviceReport, DriverSet
+from hallq.drivers.factory import build_drivers
 from hallq.errors import CommandRejected
 from hallq.hall.commands import ReportDeviceHealth, Tick
 from hallq.hall.config import HallConfig
@@ -57,7 +60,12 @@ def create_app(
     writer = HallWriter(Engine(config), EventLog(data / "events.sqlite3"), bus, clock)
     app[writer_key] = writer
     app[bus_key] = bus
-    devices = drivers if drivers is not None else DriverSet()
+
+    async def committed_boards() -> dict[str, Any]:
+        await writer.settled()  # nothing awaited between this and the view: committed state
+        return boards_view(writer.engine, writer.clock())
+
+    devices = drivers if drivers is not None else build_drivers(config, committed_boards)
     app[drivers_key] = devices
     app[openapi_key] = build_openapi()
 

@@ -157,6 +157,25 @@ class Staff(_Section, kw_only=True):
     windows: list[int] = []
 
 
+class LedBoard(_Section, kw_only=True):
+    """One LED board on a bus: above a window (`window`), or a hall board (no window)."""
+
+    address: int
+    window: int | None = None
+    width: int = 16
+
+
+class LedBus(_Section, kw_only=True):
+    """An RS-485 bus of LED boards (条屏)."""
+
+    name: str = "led"
+    port: str = "sim"  # "sim", a device (/dev/ttyUSB0) or a pyserial URL (socket://10.0.0.9:4001)
+    framing: str = "a0-90"
+    baudrate: int = 9600
+    language: str = "zh"
+    boards: list[LedBoard] = []
+
+
 class HallConfig(_Section, kw_only=True, dict=True):
     hall: HallInfo
     hours: Hours = msgspec.field(default_factory=Hours)
@@ -169,6 +188,7 @@ class HallConfig(_Section, kw_only=True, dict=True):
     away: AwayRules = msgspec.field(default_factory=AwayRules)
     evaluation: EvaluationRules = msgspec.field(default_factory=EvaluationRules)
     staff: list[Staff] = []
+    led_buses: list[LedBus] = []
 
     # Look-ups used on every command, built once per loaded configuration.
     @cached_property
@@ -427,6 +447,28 @@ def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
         p.add("evaluation.levels", f"好差评 has five levels; {len(levels)} are listed")
     if len({lv.code for lv in levels}) != len(levels):
         p.add("evaluation.levels", "each level needs its own code")
+    bus_names: set[str] = set()
+    for i, bus in enumerate(cfg.led_buses):
+        at = f"led_buses[{i}]"
+        if bus.name in bus_names:
+            p.add(f"{at}.name", f'"{bus.name}" is already the name of another bus')
+        bus_names.add(bus.name)
+        if bus.baudrate not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
+            p.add(f"{at}.baudrate", "use a standard rate, e.g. 9600")
+        addresses: set[int] = set()
+        for j, board in enumerate(bus.boards):
+            if not 0 <= board.address <= 255:
+                p.add(f"{at}.boards[{j}].address", "must be 0-255")
+            elif board.address in addresses:
+                p.add(
+                    f"{at}.boards[{j}].address",
+                    f"address {board.address} is used twice on this bus",
+                )
+            addresses.add(board.address)
+            if board.window is not None and board.window not in numbers:
+                p.add(f"{at}.boards[{j}].window", f"there is no window {board.window}")
+            if not 4 <= board.width <= 512:
+                p.add(f"{at}.boards[{j}].width", "must be 4-512 columns")
     staff_ids: set[str] = set()
     for i, st in enumerate(cfg.staff):
         if st.id in staff_ids:

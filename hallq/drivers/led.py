@@ -1,0 +1,193 @@
+"""LED boards (条屏) on an RS-485 bus: window boards and hall boards, real or simulated.
+
+One driver per bus. On every committed event it works out what each of its boards should
+show now (`ledtext`, from the controller's boards view) and sends a frame (`ledframe`) only to
+the boards whose text changed. A board shows state, not history, so a backlog is dropped for
+the newest event (`keeps_every_event = False`). The serial backend uses pyserial's
+`serial_for_url` (a device path, `socket://host:port` for an RS-485 gateway, `loop://` in
+tests) with timeouts on every read and write, and reopens the port by itself after a fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import serial
+
+from hallq.drivers.base import Driver, Health
+from hallq.drivers.ledframe import LedFraming
+from hallq.drivers.ledtext import BLANK, BoardText, hall_board_for, window_boards
+from hallq.hall.events import Record
+
+# Returns the controller's boards view of committed state (it waits for a settled writer).
+BoardsView = Callable[[], Awaitable[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Board:
+    """One board on the bus: above a window, or a hall board listing recent calls."""
+
+    address: int
+    window: int | None = None
+    width: int = 16  # in columns: an ASCII character is 1, a Chinese character 2
+
+    @property
+    def is_hall_board(self) -> bool:
+        return self.window is None
+
+
+class BoardLink(Protocol):
+    """How frames reach the boards: a serial bus, or the simulator."""
+
+    async def send(self, address: int, frame: bytes, framing: LedFraming) -> bool | None:
+        """Write one frame; True/False when the board answered well/badly, None for no reply."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class SimulatedBoards:
+    """Keeps what each board shows (for the web page's LED view) and every frame written."""
+
+    shown: dict[int, str] = field(default_factory=dict)
+    frames: list[tuple[float, int, bytes]] = field(default_factory=list)
+    answering: bool = True  # set False in tests to play a dead bus
+
+    async def send(self, address: int, frame: bytes, framing: LedFraming) -> bool | None:
+        if not self.answering:
+            raise OSError("no answer from the simulated bus")
+        self.frames.append((time.time(), address, frame))
+        return True
+
+    def remember(self, address: int, text: str) -> None:
+        self.shown[address] = text
+
+    async def close(self) -> None:
+        return None
+
+
+class SerialBoards:
+    """A real RS-485 bus through pyserial; every I/O in a worker thread with timeouts."""
+
+    def __init__(self, url: str, baudrate: int = 9600, timeout: float = 0.3) -> None:
+        self.url, self.baudrate, self.timeout = url, baudrate, timeout
+        self._port: Any = None
+        self._lock = asyncio.Lock()
+
+    def _open(self) -> Any:
+        if self._port is None:
+            self._port = serial.serial_for_url(
+                self.url, baudrate=self.baudrate, timeout=self.timeout, write_timeout=self.timeout
+            )
+        return self._port
+
+    def _exchange(self, frame: bytes, framing: LedFraming) -> bool | None:
+        try:
+            port = self._open()
+            port.reset_input_buffer()
+            port.write(frame)
+            port.flush()
+            if framing.reply_terminator is None:
+                return None
+            reply = port.read_until(framing.reply_terminator, framing.reply_max_bytes)
+            return framing.reply_ok(bytes(reply)) if reply else False
+        except (serial.SerialException, OSError):
+            self._drop()
+            raise
+
+    def _drop(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            with contextlib.suppress(serial.SerialException, OSError):
+                port.close()
+
+    async def send(self, address: int, frame: bytes, framing: LedFraming) -> bool | None:
+        async with self._lock:
+            return await asyncio.to_thread(self._exchange, frame, framing)
+
+    async def close(self) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self._drop)
+
+
+class LedBus(Driver):
+    """The boards of one bus. `view` returns the controller's boards view (committed state)."""
+
+    kind = "led"
+    keeps_every_event = False
+
+    def __init__(
+        self,
+        name: str,
+        boards: list[Board],
+        framing: LedFraming,
+        link: BoardLink,
+        view: BoardsView,
+        language: str = "zh",
+    ) -> None:
+        super().__init__(name, queue_size=4)
+        self.boards = boards
+        self.framing = framing
+        self.link = link
+        self.view = view
+        self.language = language
+        self.shown: dict[int, str] = {}  # what each board shows, as far as we know
+
+    async def open(self) -> None:
+        await self.refresh()
+
+    async def close(self) -> None:
+        await self.link.close()
+
+    async def handle(self, record: Record) -> None:
+        await self.refresh()
+
+    async def texts(self) -> dict[int, BoardText]:
+        """What each board of this bus should show now, by address."""
+        view = await self.view()
+        per_window = window_boards(view, self.language)
+        out: dict[int, BoardText] = {}
+        for board in self.boards:
+            if board.is_hall_board:
+                out[board.address] = hall_board_for(view, board.width, self.language).first
+            else:
+                line = per_window.get(board.window or 0, BLANK)
+                out[board.address] = line
+        return out
+
+    async def refresh(self) -> None:
+        """Send each board whose text changed its new text; report the bus's health."""
+        failures: list[str] = []
+        for address, line in (await self.texts()).items():
+            text = line.text
+            if self.shown.get(address) == text:
+                continue
+            frame = self.framing.show_text(address, text) if text else self.framing.blank(address)
+            try:
+                answer = await self.link.send(address, frame, self.framing)
+            except (OSError, serial.SerialException) as e:
+                self.failed(
+                    f"{self.name} 串口故障：{e}；请检查RS-485转换器和接线",
+                    f"{self.name}: serial fault: {e}; check the RS-485 adapter and wiring",
+                )
+                return
+            if answer is False:
+                failures.append(str(address))
+                continue
+            self.shown[address] = text
+            if isinstance(self.link, SimulatedBoards):
+                self.link.remember(address, text)
+        if failures:
+            self.failed(
+                f"{self.name} 屏地址 {'、'.join(failures)} 无应答，请检查屏幕电源和地址设置",
+                f"{self.name}: boards {', '.join(failures)} did not answer; check power and addresses",
+                status="warning",
+            )
+        else:
+            self.seen(Health("ok"))
