@@ -1096,3 +1096,13 @@ async def test_day_clock_ignores_a_clock_stepped_back(
     assert after["day"] == "2026-11-23"
     assert after["seq"] == before["seq"]
     assert after["commands"] == before["commands"], "the day clock kept sending ticks"
+
+
+async def test_the_kiosk_records_a_failed_print_and_the_reprint(client: Client) -> None:
+    await ok(client, "/api/tickets", {"request_id": "pt-1", "service": "police"})
+    body = {"request_id": "pt-2", "printed": False, "reason": "打印机缺纸", "device": "kiosk-1"}
+    await ok(client, "/api/tickets/A001/print", body)
+    failed = ticket_of(await state(client), "A001")
+    assert (failed["printed"], failed["print_failures"], failed["status"]) == (False, 1, "waiting")
+    await ok(client, "/api/tickets/A001/print", {"request_id": "pt-3", "printed": True})
+    assert ticket_of(await state(client), "A001")["printed"] is True

@@ -1036,6 +1036,7 @@ def scripted_run(config: HallConfig) -> Hall:
     h.call(1)
     h.call(2)
     h.ok(c.FinishService, window=1)
+    h.ok(c.RecordPrint, ticket="A001", printed=False, reason="缺纸", device="kiosk-1")
     for status in ("error", "ok"):
         report = c.ReportDeviceHealth(
             request_id=h.rid(), device="printer-1", kind="printer", status=status, reason=status
@@ -1237,3 +1238,18 @@ def test_device_health_is_recorded_only_when_it_changes(hall: Hall) -> None:
     hall.later(1)
     assert report("ok", "") == ["device_health_changed"]
     assert hall.engine.state.devices["led-5"].status == "ok"
+
+
+def test_a_failed_print_is_recorded_against_the_ticket_and_a_reprint_clears_it(
+    hall: Hall,
+) -> None:
+    hall.issue("alpha")
+    reply = hall.ok(c.RecordPrint, ticket="A001", printed=False, reason="打印机缺纸", device="k1")
+    assert types(reply) == ["ticket_print_recorded"]
+    t = hall.ticket("A001")
+    assert (t.printed, t.print_failures, t.print_reason) == (False, 1, "打印机缺纸")
+    assert t.status == "waiting", "the ticket keeps its place: the number is on the screen"
+    hall.ok(c.RecordPrint, ticket="A001", printed=True, device="k1")
+    t = hall.ticket("A001")
+    assert (t.printed, t.print_failures) == (True, 1)
+    assert hall.refuse(c.RecordPrint, ticket="Z999", printed=True) == "ticket_not_found"

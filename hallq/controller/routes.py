@@ -148,6 +148,14 @@ COMMAND_ROUTES: tuple[CommandRoute, ...] = (
         "预约: register an appointment",
     ),
     CommandRoute(
+        "recordPrint",
+        "POST",
+        "/api/tickets/{ticket}/print",
+        c.RecordPrint,
+        "The kiosk printed the ticket, or could not (then it can be reprinted)",
+        ("ticket",),
+    ),
+    CommandRoute(
         "reportDeviceHealth",
         "POST",
         "/api/devices/{device}/health",

@@ -34,6 +34,10 @@ def ticket_view(t: Ticket, wait: tuple[int, float | None] | None = None) -> dict
         out["transferred_from"] = t.transferred_from
     if t.evaluation:
         out["evaluation"] = t.evaluation
+    if t.printed is not None:
+        out["printed"] = t.printed
+        if not t.printed:
+            out["print_failures"], out["print_reason"] = t.print_failures, t.print_reason
     if wait is not None:
         out["ahead"], out["estimate_minutes"] = wait[0], _minutes(wait[1])
     return out

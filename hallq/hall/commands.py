@@ -108,6 +108,15 @@ class CancelAppointment(Command, tag="cancelAppointment", kw_only=True):
     code: str
 
 
+class RecordPrint(Command, tag="recordPrint", kw_only=True):
+    """Whether the ticket came out of the printer (a failed one is shown and can be reprinted)."""
+
+    ticket: str
+    printed: bool
+    reason: str = ""
+    device: str = ""
+
+
 class ReportDeviceHealth(Command, tag="reportDeviceHealth", kw_only=True):
     """Sent by the controller's drivers when a device's health changes."""
 
@@ -142,6 +151,7 @@ AnyCommand = (
     | BookAppointment
     | CancelAppointment
     | ReportDeviceHealth
+    | RecordPrint
     | Tick
 )
 

@@ -116,6 +116,7 @@ class Engine:
             c.BookAppointment: self._book,
             c.CancelAppointment: self._cancel_appointment,
             c.ReportDeviceHealth: self._device_health,
+            c.RecordPrint: self._record_print,
             c.Tick: lambda cmd, now: [],
         }
 
@@ -790,6 +791,18 @@ class Engine:
             raise CommandRejected("appointment_used", "already checked in")
         return [e.AppointmentCancelled(code=code)]
 
+    def _record_print(self, cmd: c.RecordPrint, now: float) -> list[e.Event]:
+        t = self.find_ticket(cmd.ticket)
+        return [
+            e.TicketPrintRecorded(
+                ticket=t.id,
+                display=t.display,
+                printed=cmd.printed,
+                reason=cmd.reason.strip()[:200],
+                device=cmd.device.strip()[:64],
+            )
+        ]
+
     def _device_health(self, cmd: c.ReportDeviceHealth, now: float) -> list[e.Event]:
         if not 1 <= len(cmd.device) <= 64 or not cmd.device.isprintable():
             raise BadRequest("invalid_device", "a device name is 1-64 printable characters")
@@ -980,6 +993,12 @@ class Engine:
             name=ev.name,
         )
 
+    def _a_print(self, ev: e.TicketPrintRecorded, ts: float) -> None:
+        t = self.state.tickets[ev.ticket]
+        t.printed, t.print_reason = ev.printed, ev.reason
+        if not ev.printed:
+            t.print_failures += 1
+
     def _a_device_health(self, ev: e.DeviceHealthChanged, ts: float) -> None:
         self.state.devices[ev.device] = DeviceState(
             kind=ev.kind, status=ev.status, reason=ev.reason, reason_en=ev.reason_en, since=ts
@@ -990,6 +1009,7 @@ class Engine:
 
 
 _APPLY: dict[type[e.Event], Callable[[Engine, Any, float], None]] = {
+    e.TicketPrintRecorded: Engine._a_print,
     e.DeviceHealthChanged: Engine._a_device_health,
     e.DayStarted: Engine._a_day,
     e.TicketIssued: Engine._a_issued,

@@ -152,6 +152,16 @@ class AppointmentCancelled(Event, tag="appointment_cancelled", kw_only=True):
     code: str
 
 
+class TicketPrintRecorded(Event, tag="ticket_print_recorded", kw_only=True):
+    """The kiosk printed a ticket, or could not (recorded so it can be reprinted)."""
+
+    ticket: int
+    display: str
+    printed: bool
+    reason: str = ""
+    device: str = ""
+
+
 class DeviceHealthChanged(Event, tag="device_health_changed", kw_only=True):
     """A device's health changed (打印机缺纸, LED board not answering, back to ok)."""
 
@@ -182,6 +192,7 @@ AnyEvent = (
     | AppointmentBooked
     | AppointmentCancelled
     | DeviceHealthChanged
+    | TicketPrintRecorded
 )
 
 

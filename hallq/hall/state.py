@@ -49,6 +49,9 @@ class Ticket(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     transferred_from: tuple[str, ...] = ()
     evaluation: str | None = None
     ended_at: float | None = None
+    printed: bool | None = None  # None until the kiosk says; False: print failed, reprint
+    print_failures: int = 0
+    print_reason: str = ""
 
 
 class WindowState(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
