@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "durable": "controller durable commands/s: writer + SQLite (WAL, synchronous=FULL), no HTTP",
     "callnext": "call-next latency through the HTTP API, 60 windows calling at once (and 1)",
     "replay": "start-up replay of a 20,000-ticket day's event log",
+    "devices": "from a call accepted to the LED frame written, 60 windows",
 }
 
 
