@@ -178,6 +178,24 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def cmd_voicepack_build(args: argparse.Namespace) -> int:
+    from hallq.drivers.voicepack import VoicePackError, build_pack, load_pack
+
+    out = Path(args.out) if args.out else Path(f"voicepack-{args.language}")
+    try:
+        build_pack(out, args.language, args.speed)
+        pack = load_pack(out)
+    except VoicePackError as e:
+        print(f"hallq voicepack build: {e}", file=sys.stderr)
+        return 1
+    seconds = sum(pack.seconds(name) for name in pack.clips)
+    print(
+        f"voice pack ({pack.language}, espeak-ng voice {pack.voice}, speed {pack.speed}, "
+        f"{pack.rate} Hz, {len(pack.clips)} clips, {seconds:.1f} s) written to {out.resolve()}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hallq", description="Queue calling and hall signage.")
     parser.add_argument("--version", action="version", version=f"hallq {__version__}")
@@ -201,6 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="check hall configuration files")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.set_defaults(func=cmd_check_config)
+
+    voicepack = sub.add_parser("voicepack", help="caller voice packs (docs/VOICE.md)")
+    vp_sub = voicepack.add_subparsers(dest="voicepack_command", required=True)
+    vp_build = vp_sub.add_parser("build", help="make a voice pack with espeak-ng")
+    vp_build.add_argument("--out", help="folder for the pack (default: ./voicepack-LANGUAGE)")
+    vp_build.add_argument(
+        "--language", choices=["zh", "yue", "en"], default="zh", help="zh (default), yue or en"
+    )
+    vp_build.add_argument(
+        "--speed", type=int, default=150, help="words a minute, 80-450 (default 150)"
+    )
+    vp_build.set_defaults(func=cmd_voicepack_build)
     return parser
 
 
