@@ -35,6 +35,7 @@ from hallq.hall.commands import ReportDeviceHealth, Tick
 from hallq.hall.config import HallConfig
 from hallq.hall.engine import Engine
 from hallq.hall.schedule import business_day
+from hallq.hall.state import HallState
 
 log = logging.getLogger("hallq.controller")
 
@@ -65,7 +66,15 @@ def create_app(
         await writer.settled()  # nothing awaited between this and the view: committed state
         return boards_view(writer.engine, writer.clock())
 
-    devices = drivers if drivers is not None else build_drivers(config, committed_boards)
+    async def committed_state() -> HallState:
+        await writer.settled()
+        return writer.engine.state
+
+    devices = (
+        drivers
+        if drivers is not None
+        else build_drivers(config, committed_boards, submit=writer.submit, state=committed_state)
+    )
     app[drivers_key] = devices
     app[openapi_key] = build_openapi()
 

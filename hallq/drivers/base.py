@@ -12,7 +12,6 @@ through a callback whenever it changes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -93,11 +92,13 @@ class Driver(ABC):
         self._task = asyncio.create_task(self._run(), name=f"driver-{self.name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop the task (cancelling until it has really ended), then close the device."""
+        task, self._task = self._task, None
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task], timeout=0.5)
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.error("%s: driver task failed", self.name, exc_info=task.exception())
         await self.close()
 
     # ------------------------------------------------------------ for subclasses
@@ -136,7 +137,10 @@ class Driver(ABC):
         while True:
             record = await self._queue.get()
             try:
-                await asyncio.wait_for(self.handle(record), self.operation_timeout)
+                # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancel that
+                # arrives as the handler finishes, and stop() would then wait for ever.
+                async with asyncio.timeout(self.operation_timeout):
+                    await self.handle(record)
             except TimeoutError:
                 self.failed(
                     f"{self.name} 无响应（超过 {self.operation_timeout:g} 秒）",

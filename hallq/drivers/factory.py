@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from hallq.drivers.base import DriverSet
+from hallq.drivers.keypad import KeypadBus
+from hallq.drivers.keypad_bus import KeypadBusDriver, StateReader, Submit
 from hallq.drivers.led import Board, BoardLink, BoardsView, LedBus, SerialBoards, SimulatedBoards
 from hallq.drivers.ledframe import UnknownFraming, framing
 from hallq.errors import ConfigError
@@ -11,8 +13,17 @@ from hallq.hall.config import HallConfig
 SIMULATOR = "sim"
 
 
-def build_drivers(cfg: HallConfig, boards_view: BoardsView) -> DriverSet:
-    """The drivers the configuration asks for; a bad setting is a ConfigError naming it."""
+def build_drivers(
+    cfg: HallConfig,
+    boards_view: BoardsView,
+    submit: Submit | None = None,
+    state: StateReader | None = None,
+) -> DriverSet:
+    """The drivers the configuration asks for; a bad setting is a ConfigError naming it.
+
+    Keypad buses send commands and read the state: without `submit` and `state` (a caller
+    that has no controller) they are left out.
+    """
     drivers = DriverSet()
     for i, bus in enumerate(cfg.led_buses):
         try:
@@ -24,4 +35,16 @@ def build_drivers(cfg: HallConfig, boards_view: BoardsView) -> DriverSet:
         )
         boards = [Board(b.address, b.window, b.width) for b in bus.boards]
         drivers.drivers.append(LedBus(bus.name, boards, frames, link, boards_view, bus.language))
+    if submit is None or state is None:
+        return drivers
+    for kb in cfg.keypad_buses:
+        table = KeypadBus(
+            addresses=kb.keypad_addresses(),
+            evaluator_addresses=kb.evaluator_address_table(),
+            evaluator_levels=kb.evaluator_level_table(),
+            evaluator_address_offset=kb.evaluator_address_offset,
+        )
+        drivers.drivers.append(
+            KeypadBusDriver(kb.name, table, cfg, submit, state, kb.port, kb.baudrate)
+        )
     return drivers

@@ -176,6 +176,49 @@ class LedBus(_Section, kw_only=True):
     boards: list[LedBoard] = []
 
 
+def _default_evaluator_levels() -> dict[str, str]:
+    from hallq.drivers.keypad import DEFAULT_EVALUATOR_LEVELS  # keypad.py imports this module
+
+    return {str(key): level for key, level in DEFAULT_EVALUATOR_LEVELS.items()}
+
+
+class KeypadBusConfig(_Section, kw_only=True):
+    """Caller keypads (呼叫器) and evaluators (评价器) on one RS-485 bus (docs/KEYPAD.md).
+
+    TOML table keys are text, so addresses are written as keys, decimal or hex:
+    `addresses = { 1 = 1, 2 = 2 }`, `evaluator_levels = { 3 = "very_satisfied" }`;
+    `keypad_addresses()` and friends give them as numbers once the file is checked.
+    """
+
+    name: str = "keypads"
+    port: str = "sim"  # "sim", a device (/dev/ttyUSB1) or a pyserial URL (socket://10.0.0.9:4002)
+    baudrate: int = 9600
+    addresses: dict[str, int] = {}  # keypad address → window
+    evaluator_address_offset: int | None = 0x80  # None: the evaluator answers at the keypad's
+    evaluator_addresses: dict[str, int] = {}  # evaluator address → window, when wired apart
+    evaluator_levels: dict[str, str] = msgspec.field(default_factory=_default_evaluator_levels)
+
+    def keypad_addresses(self) -> dict[int, int]:
+        return {_byte_key(k): w for k, w in self.addresses.items()}
+
+    def evaluator_address_table(self) -> dict[int, int]:
+        return {_byte_key(k): w for k, w in self.evaluator_addresses.items()}
+
+    def evaluator_level_table(self) -> dict[int, str]:
+        return {_byte_key(k): lv for k, lv in self.evaluator_levels.items()}
+
+
+def _byte_key(key: str) -> int:
+    """A table key as a number: "12" or "0x0C"; -1 when it is neither (reported by the check)."""
+    text = key.strip().lower()
+    try:
+        if text.startswith("0x"):
+            return int(text[2:], 16)
+        return int(text) if text.isdigit() else -1
+    except ValueError:
+        return -1
+
+
 class HallConfig(_Section, kw_only=True, dict=True):
     hall: HallInfo
     hours: Hours = msgspec.field(default_factory=Hours)
@@ -189,6 +232,7 @@ class HallConfig(_Section, kw_only=True, dict=True):
     evaluation: EvaluationRules = msgspec.field(default_factory=EvaluationRules)
     staff: list[Staff] = []
     led_buses: list[LedBus] = []
+    keypad_buses: list[KeypadBusConfig] = []
 
     # Look-ups used on every command, built once per loaded configuration.
     @cached_property
@@ -469,6 +513,10 @@ def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
                 p.add(f"{at}.boards[{j}].window", f"there is no window {board.window}")
             if not 4 <= board.width <= 512:
                 p.add(f"{at}.boards[{j}].width", "must be 4-512 columns")
+    level_codes = [lv.code for lv in levels]
+    for i, kb in enumerate(cfg.keypad_buses):
+        _check_keypad_bus(p, f"keypad_buses[{i}]", kb, bus_names, numbers, level_codes)
+        bus_names.add(kb.name)
     staff_ids: set[str] = set()
     for i, st in enumerate(cfg.staff):
         if st.id in staff_ids:
@@ -478,6 +526,74 @@ def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
             if n not in numbers:
                 p.add(f"staff[{i}].windows", f"there is no window {n}")
     return p.items
+
+
+def _check_keypad_bus(
+    p: _Problems,
+    at: str,
+    bus: KeypadBusConfig,
+    names: set[str],
+    windows: dict[int, int],
+    levels: list[str],
+) -> None:
+    if not bus.name.strip():
+        p.add(f"{at}.name", 'a bus needs a name, e.g. "keypads"')
+    elif bus.name in names:
+        p.add(f"{at}.name", f'"{bus.name}" is already the name of another bus')
+    if bus.baudrate not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
+        p.add(f"{at}.baudrate", "use a standard rate, e.g. 9600")
+    offset = bus.evaluator_address_offset
+    if offset is not None and not 1 <= offset <= 255:
+        p.add(f"{at}.evaluator_address_offset", "must be 1-255 (often 128), or left out")
+    used: dict[int, str] = {}  # address → what uses it, to find two devices at one address
+
+    def take(address: int, what: str, path: str) -> None:
+        if address in used:
+            p.add(path, f"address {address} is used twice on this bus: {used[address]} and {what}")
+        used.setdefault(address, what)
+
+    for table, label in (("addresses", "keypad"), ("evaluator_addresses", "evaluator")):
+        by_window: dict[int, int] = {}
+        for key, window in getattr(bus, table).items():
+            path = f"{at}.{table}"
+            address = _byte_key(key)
+            if not 0 <= address <= 255:
+                p.add(path, f'"{key}" is not an address; use 0-255, e.g. {{ 1 = 1 }}')
+                continue
+            if window not in windows:
+                p.add(path, f"address {address} maps to window {window}, which the hall lacks")
+            elif window in by_window:
+                p.add(
+                    path,
+                    f"window {window} has two {label}s: addresses {by_window[window]} and {address}",
+                )
+            by_window.setdefault(window, address)
+            take(address, f"the {label} of window {window}", path)
+    if offset is not None:  # evaluators not wired apart answer at offset + the keypad's address
+        wired_apart = set(bus.evaluator_addresses.values())
+        for key, window in bus.addresses.items():
+            address = _byte_key(key)
+            if not 0 <= address <= 255 or window in wired_apart:
+                continue
+            path = f"{at}.addresses"
+            if address + offset > 255:
+                p.add(
+                    path,
+                    f"the evaluator of keypad {address} would be at {address + offset}, above "
+                    "255; lower evaluator_address_offset or list it in evaluator_addresses",
+                )
+            else:
+                take(address + offset, f"the evaluator of window {window}", path)
+    for key, level in bus.evaluator_levels.items():
+        path = f"{at}.evaluator_levels"
+        code = _byte_key(key)
+        if not 0 <= code <= 255:
+            p.add(
+                path,
+                f'"{key}" is not a key code; evaluators send 0-3, e.g. {{ 3 = "very_satisfied" }}',
+            )
+        if level not in levels:
+            p.add(path, f'unknown level "{level}"; levels are {", ".join(levels)}')
 
 
 _MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
