@@ -25,6 +25,7 @@ import hallq.controller.app as app_module
 from hallq.controller.api import writer_key
 from hallq.controller.app import create_app
 from hallq.controller.routes import COMMAND_ROUTES
+from hallq.drivers.base import DriverSet
 from hallq.hall import commands as c
 from hallq.hall.config import HallConfig, parse_config
 from hallq.hall.state import STATE_VERSION
@@ -78,7 +79,8 @@ def clock() -> FakeClock:
 async def client(
     aiohttp_client: ClientFactory, demo_config: HallConfig, tmp_path: Path, clock: FakeClock
 ) -> Client:
-    return await aiohttp_client(create_app(demo_config, tmp_path, clock=clock))
+    # The API alone: the demo's devices (boards, keypads, voice) have tests of their own.
+    return await aiohttp_client(create_app(demo_config, tmp_path, clock=clock, drivers=DriverSet()))
 
 
 class Counter:
@@ -474,7 +476,9 @@ async def test_rejected_command_repeats_its_rejection(client: Client) -> None:
 
 async def test_sixty_windows_call_at_once(aiohttp_client: ClientFactory, tmp_path: Path) -> None:
     clock = FakeClock(at(*MONDAY_0900))
-    client = await aiohttp_client(create_app(sixty_window_config(), tmp_path, clock=clock))
+    client = await aiohttp_client(
+        create_app(sixty_window_config(), tmp_path, clock=clock, drivers=DriverSet())
+    )
     for n in range(1, 61):
         await ok(client, f"/api/windows/{n}/sign-in", {"request_id": f"in-{n}", "staff": f"s{n}"})
     issued = [
@@ -654,7 +658,9 @@ async def test_internal_error_fails_one_command_and_the_hall_goes_on(
 ) -> None:
     """A bug in deciding one command answers 500 for it; the state is rebuilt from the log."""
     monkeypatch.setattr(app_module, "TICK_SECONDS", 3600.0)  # only commands start the new day
-    client = await aiohttp_client(create_app(demo_config, tmp_path, clock=clock))
+    client = await aiohttp_client(
+        create_app(demo_config, tmp_path, clock=clock, drivers=DriverSet())
+    )
     writer = client.app[writer_key]
     await ok(client, "/api/tickets", {"request_id": "t1", "service": "police"})
     # The next day: the failing command first starts the day (in memory), then breaks.
@@ -742,7 +748,9 @@ def _comparable(view: dict[str, Any]) -> dict[str, Any]:
 async def test_restart_rebuilds_the_same_hall(
     aiohttp_client: ClientFactory, demo_config: HallConfig, tmp_path: Path, clock: FakeClock
 ) -> None:
-    client = await aiohttp_client(create_app(demo_config, tmp_path, clock=clock))
+    client = await aiohttp_client(
+        create_app(demo_config, tmp_path, clock=clock, drivers=DriverSet())
+    )
     rid = Counter("rs")
     first: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {}  # id: path, body, reply
 
@@ -771,7 +779,9 @@ async def test_restart_rebuilds_the_same_hall(
     await client.close()
 
     async def reopened() -> Client:
-        return await aiohttp_client(create_app(demo_config, tmp_path, clock=clock))
+        return await aiohttp_client(
+            create_app(demo_config, tmp_path, clock=clock, drivers=DriverSet())
+        )
 
     # With the snapshot written at a clean stop.
     client = await reopened()
@@ -806,12 +816,16 @@ async def test_request_id_reused_for_another_command_after_restart(
 ) -> None:
     """A reused id is refused after a restart too: it must not answer with another command's
     result (here a sign-in "succeeding" with a ticket while the window stays closed)."""
-    client = await aiohttp_client(create_app(demo_config, tmp_path, clock=clock))
+    client = await aiohttp_client(
+        create_app(demo_config, tmp_path, clock=clock, drivers=DriverSet())
+    )
     await ok(client, "/api/tickets", {"request_id": "X-1", "service": "police"})
     body = {"request_id": "X-1", "staff": "1001"}
     await refused(client, "/api/windows/1/sign-in", body, 400, "request_id_reused")
     await client.close()
-    client = await aiohttp_client(create_app(demo_config, tmp_path, clock=clock))
+    client = await aiohttp_client(
+        create_app(demo_config, tmp_path, clock=clock, drivers=DriverSet())
+    )
     await refused(client, "/api/windows/1/sign-in", body, 400, "request_id_reused")
 
 
@@ -923,7 +937,9 @@ async def test_day_clock_starts_the_new_day(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(app_module, "TICK_SECONDS", 0.05)
-    client = await aiohttp_client(create_app(demo_config, tmp_path, clock=clock))
+    client = await aiohttp_client(
+        create_app(demo_config, tmp_path, clock=clock, drivers=DriverSet())
+    )
     await ok(client, "/api/windows/1/sign-in", {"request_id": "in", "staff": "1001"})
     t1 = (await ok(client, "/api/tickets", {"request_id": "t1", "service": "police"}))["ticket"]
     await ok(client, "/api/tickets", {"request_id": "t2", "service": "police"})
@@ -1001,7 +1017,9 @@ def test_fuzz_command_routes_never_500(demo_config: HallConfig, tmp_path: Path) 
     loop = asyncio.new_event_loop()
 
     async def start() -> Client:
-        client: Client = TestClient(TestServer(create_app(demo_config, tmp_path, clock=clock)))
+        client: Client = TestClient(
+            TestServer(create_app(demo_config, tmp_path, clock=clock, drivers=DriverSet()))
+        )
         await client.start_server()
         return client
 
@@ -1081,7 +1099,9 @@ async def test_day_clock_ignores_a_clock_stepped_back(
 ) -> None:
     """A Pi that boots with a stale clock: no new day, and no stream of empty ticks."""
     monkeypatch.setattr(app_module, "TICK_SECONDS", 0.02)
-    client = await aiohttp_client(create_app(demo_config, tmp_path, clock=clock))
+    client = await aiohttp_client(
+        create_app(demo_config, tmp_path, clock=clock, drivers=DriverSet())
+    )
     await ok(client, "/api/tickets", {"request_id": "t1", "service": "police"})
 
     async def health() -> dict[str, Any]:

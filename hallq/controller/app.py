@@ -73,7 +73,14 @@ def create_app(
     devices = (
         drivers
         if drivers is not None
-        else build_drivers(config, committed_boards, submit=writer.submit, state=committed_state)
+        else build_drivers(
+            config,
+            committed_boards,
+            submit=writer.submit,
+            state=committed_state,
+            data_dir=data,
+            clock=clock,
+        )
     )
     app[drivers_key] = devices
     app[openapi_key] = build_openapi()

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
 from hallq.drivers.base import DriverSet
 from hallq.drivers.keypad import KeypadBus
 from hallq.drivers.keypad_bus import KeypadBusDriver, StateReader, Submit
 from hallq.drivers.led import Board, BoardLink, BoardsView, LedBus, SerialBoards, SimulatedBoards
 from hallq.drivers.ledframe import UnknownFraming, framing
+from hallq.drivers.voice import (
+    AplayOutput,
+    AudioOutput,
+    CallerVoice,
+    SimulatedOutput,
+    TemplateError,
+)
+from hallq.drivers.voicepack import MANIFEST, VoicePackError, build_pack, load_pack
 from hallq.errors import ConfigError
 from hallq.hall.config import HallConfig
+from hallq.hall.config import Voice as VoiceSettings
 
 SIMULATOR = "sim"
 
@@ -18,6 +34,8 @@ def build_drivers(
     boards_view: BoardsView,
     submit: Submit | None = None,
     state: StateReader | None = None,
+    data_dir: Path | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> DriverSet:
     """The drivers the configuration asks for; a bad setting is a ConfigError naming it.
 
@@ -25,6 +43,8 @@ def build_drivers(
     that has no controller) they are left out.
     """
     drivers = DriverSet()
+    if cfg.voice is not None and data_dir is not None:
+        drivers.drivers.append(_voice(cfg, cfg.voice, data_dir, clock))
     for i, bus in enumerate(cfg.led_buses):
         try:
             frames = framing(bus.framing)
@@ -48,3 +68,55 @@ def build_drivers(
             KeypadBusDriver(kb.name, table, cfg, submit, state, kb.port, kb.baudrate)
         )
     return drivers
+
+
+def voice_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hallq"
+
+
+def ready_pack(language: str, speed: int) -> Path:
+    """The espeak-ng voice pack for `language`, made once per machine (about a second)."""
+    folder = voice_cache() / f"voicepack-{language}-{speed}"
+    if (folder / MANIFEST).exists():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=folder.parent, prefix=".building-")
+    try:
+        build_pack(tmp, language, speed)
+        os.rename(tmp, folder)  # atomic: a reader sees no pack or a whole one
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (folder / MANIFEST).exists():  # unless another process just made it
+            raise
+    return folder
+
+
+def _voice(
+    cfg: HallConfig, v: VoiceSettings, data_dir: Path, clock: Callable[[], float]
+) -> CallerVoice:
+    try:
+        pack = load_pack(v.pack) if v.pack else load_pack(ready_pack(v.language, v.speed))
+    except VoicePackError as e:
+        raise ConfigError([f"voice.pack: {e}"]) from None
+    output: AudioOutput
+    if v.output == "sim":
+        output = SimulatedOutput(data_dir / "voice", zone=cfg.zone, clock=clock)
+    else:
+        output = AplayOutput(v.output.partition(":")[2] or None)
+    try:
+        return CallerVoice(
+            "voice",
+            pack,
+            output,
+            language=v.language,
+            template=v.template or None,
+            repeats=v.repeats,
+            volume=v.volume,
+            quiet_hours=v.quiet_hours,
+            quiet_mode=v.quiet_mode,
+            zone=cfg.zone,
+            clock=clock,
+        )
+    except TemplateError as e:
+        raise ConfigError([f"voice.template: {e}"]) from None

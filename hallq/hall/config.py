@@ -219,6 +219,22 @@ def _byte_key(key: str) -> int:
         return -1
 
 
+class Voice(_Section, kw_only=True):
+    """The caller voice (叫号语音); docs/VOICE.md."""
+
+    output: str = (
+        "sim"  # "sim" (WAV files and a log), "aplay", or "aplay:DEVICE" (e.g. aplay:hw:1,0)
+    )
+    pack: str = ""  # a voice pack folder; empty: one made with espeak-ng and kept in the cache
+    language: Literal["zh", "yue", "en"] = "zh"
+    speed: int = 150
+    template: str = ""  # e.g. "请{ticket}号到{window}号窗口办理"; empty: the language's own
+    repeats: int = 2
+    volume: int = 80
+    quiet_hours: list[str] = []
+    quiet_mode: Literal["chime", "silent"] = "chime"
+
+
 class HallConfig(_Section, kw_only=True, dict=True):
     hall: HallInfo
     hours: Hours = msgspec.field(default_factory=Hours)
@@ -232,6 +248,7 @@ class HallConfig(_Section, kw_only=True, dict=True):
     evaluation: EvaluationRules = msgspec.field(default_factory=EvaluationRules)
     staff: list[Staff] = []
     led_buses: list[LedBus] = []
+    voice: Voice | None = None
     keypad_buses: list[KeypadBusConfig] = []
 
     # Look-ups used on every command, built once per loaded configuration.
@@ -491,6 +508,23 @@ def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
         p.add("evaluation.levels", f"好差评 has five levels; {len(levels)} are listed")
     if len({lv.code for lv in levels}) != len(levels):
         p.add("evaluation.levels", "each level needs its own code")
+    if cfg.voice is not None:
+        v = cfg.voice
+        if not (v.output in ("sim", "aplay") or v.output.startswith("aplay:")):
+            p.add("voice.output", 'use "sim", "aplay" or "aplay:DEVICE" (e.g. "aplay:hw:1,0")')
+        if not 80 <= v.speed <= 450:
+            p.add("voice.speed", "must be 80-450 words a minute")
+        if not 1 <= v.repeats <= 5:
+            p.add("voice.repeats", "must be 1-5")
+        if not 0 <= v.volume <= 100:
+            p.add("voice.volume", "must be 0-100 (per cent)")
+        for i, span in enumerate(v.quiet_hours):
+            try:
+                parse_span(span)
+            except ValueError as e:
+                p.add(f"voice.quiet_hours[{i}]", str(e))
+        if v.template and ("{ticket}" not in v.template or "{window}" not in v.template):
+            p.add("voice.template", "a template needs both {ticket} and {window}")
     bus_names: set[str] = set()
     for i, bus in enumerate(cfg.led_buses):
         at = f"led_buses[{i}]"
