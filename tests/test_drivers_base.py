@@ -136,7 +136,8 @@ async def test_a_remote_device_reports_over_http(
     r = await client.post("/api/devices/kiosk-1-printer/health", json=body)
     assert r.status == 200
     state = await (await client.get("/api/state")).json()
-    assert state["devices"][0]["reason"] == "打印机缺纸"
+    reasons = {d["device"]: d["reason"] for d in state["devices"]}
+    assert reasons["kiosk-1-printer"] == "打印机缺纸"
     bad = await client.post(
         "/api/devices/kiosk-1-printer/health",
         json={**body, "request_id": "h2", "status": "on fire"},

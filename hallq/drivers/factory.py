@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hallq.drivers.base import DriverSet
+from hallq.drivers.buttons import ButtonSettings, EvaluatorKeys, GpioButtons, WindowButtons
 from hallq.drivers.keypad import KeypadBus
 from hallq.drivers.keypad_bus import KeypadBusDriver, StateReader, Submit
 from hallq.drivers.led import Board, BoardLink, BoardsView, LedBus, SerialBoards, SimulatedBoards
@@ -57,6 +58,8 @@ def build_drivers(
         drivers.drivers.append(LedBus(bus.name, boards, frames, link, boards_view, bus.language))
     if submit is None or state is None:
         return drivers
+    if cfg.buttons is not None:
+        drivers.drivers.append(GpioButtons("buttons", _button_settings(cfg), submit, state))
     for kb in cfg.keypad_buses:
         table = KeypadBus(
             addresses=kb.keypad_addresses(),
@@ -120,3 +123,23 @@ def _voice(
         )
     except TemplateError as e:
         raise ConfigError([f"voice.template: {e}"]) from None
+
+
+def _button_settings(cfg: HallConfig) -> ButtonSettings:
+    b = cfg.buttons
+    assert b is not None
+    settings = ButtonSettings(
+        pin_factory=b.pin_factory,
+        bounce_time=b.bounce_time,
+        windows=[
+            WindowButtons(w.window, w.call_next, w.recall, w.no_show, w.pause, w.hold_seconds)
+            for w in b.windows
+        ],
+        evaluators=[EvaluatorKeys(e.window, dict(e.pins)) for e in b.evaluators],
+    )
+    problems = settings.problems(
+        [w.number for w in cfg.windows], [lv.code for lv in cfg.evaluation.levels]
+    )
+    if problems:
+        raise ConfigError(problems)
+    return settings

@@ -219,6 +219,31 @@ def _byte_key(key: str) -> int:
         return -1
 
 
+class ButtonWindow(_Section, kw_only=True):
+    """A window's GPIO buttons (BCM pin numbers); docs/BUTTONS.md."""
+
+    window: int
+    call_next: int | None = None
+    recall: int | None = None
+    no_show: int | None = None
+    pause: int | None = None
+    hold_seconds: float = 2.0
+
+
+class EvaluatorPins(_Section, kw_only=True):
+    """A window's five evaluator keys: level code → BCM pin."""
+
+    window: int
+    pins: dict[str, int] = {}
+
+
+class Buttons(_Section, kw_only=True):
+    pin_factory: str | None = None  # "mock" for a simulated hall; unset: the Pi's own pins
+    bounce_time: float = 0.05
+    windows: list[ButtonWindow] = []
+    evaluators: list[EvaluatorPins] = []
+
+
 class Voice(_Section, kw_only=True):
     """The caller voice (叫号语音); docs/VOICE.md."""
 
@@ -249,6 +274,7 @@ class HallConfig(_Section, kw_only=True, dict=True):
     staff: list[Staff] = []
     led_buses: list[LedBus] = []
     voice: Voice | None = None
+    buttons: Buttons | None = None
     keypad_buses: list[KeypadBusConfig] = []
 
     # Look-ups used on every command, built once per loaded configuration.
