@@ -28,12 +28,16 @@ from hallq.controller.bus import EventBus
 from hallq.controller.store import EventLog
 from hallq.controller.views import boards_view, hall_view
 from hallq.controller.writer import HallWriter
+from hallq.drivers.factory import ready_pack
 from hallq.drivers.led import Board, LedBus, SimulatedBoards
 from hallq.drivers.ledframe import framing
 from hallq.drivers.ticket import content_from_reply, ticket_bytes
+from hallq.drivers.voice import Announcement, CallerVoice
+from hallq.drivers.voicepack import VoicePackError, load_pack
 from hallq.hall import commands as c
 from hallq.hall.config import demo_config_path, load_config, parse_config
 from hallq.hall.engine import Engine
+from hallq.hall.events import Record, TicketCalled
 
 
 class WallClock:
@@ -103,6 +107,51 @@ async def _run(data: Path, calls: int) -> dict[str, Any]:
     }
 
 
+class TimedOutput:
+    """A sound card that takes the rendered samples at once and notes when they arrived."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+
+    async def play(self, item: Announcement) -> None:
+        if item.ticket is not None and item.kind == "call":
+            self.started.setdefault(item.ticket, time.time())
+
+    async def close(self) -> None:
+        return None
+
+
+async def _voice(calls: int) -> dict[str, float]:
+    """From a call committed to its announcement's samples handed to the output.
+
+    One call at a time (a hall's pace; a call made while another is being said waits its
+    turn by design), through the real CallerVoice with a voice pack made by espeak-ng.
+    """
+    cfg = parse_config(bench_hall_toml(), "<bench hall>")
+    pack = load_pack(ready_pack("zh", 150))
+    output = TimedOutput()
+    voice = CallerVoice("voice", pack, output, zone=cfg.zone)
+    await voice.start()
+    latencies = []
+    try:
+        for i in range(calls):
+            display = f"A{i % 1000:03d}"
+            record = Record(
+                seq=i + 1,
+                ts=time.time(),
+                event=TicketCalled(ticket=i + 1, display=display, service="s", window=i % 60 + 1),
+            )
+            output.started.pop(display, None)
+            accepted = time.time()
+            voice.offer(record)
+            while display not in output.started:
+                await asyncio.sleep(0)
+            latencies.append(output.started[display] - accepted)
+    finally:
+        await voice.stop()
+    return {k: v * 1e3 for k, v in percentiles(latencies).items()}
+
+
 def _ticket_bytes(issues: int) -> dict[str, float]:
     """From an issue's reply to the ticket's ESC/POS bytes, as the kiosk builds them."""
     cfg = load_config(demo_config_path())
@@ -132,6 +181,11 @@ def run(opts: Options) -> dict[str, Any]:
     with opts.tempdir("devices") as tmp:
         res = asyncio.run(_run(Path(tmp), calls))
     res["ticket_bytes_ms"] = _ticket_bytes(min(calls, 900))  # 3-digit numbers: 999 a day
+    try:
+        res["voice_ms"] = asyncio.run(_voice(calls))
+    except VoicePackError as e:  # no espeak-ng on this machine
+        print(f"  voice not measured: {e}")
+        res["voice_ms"] = None
     p = res["latency_ms"]
     print(
         f"devices: {res['calls']:,} calls by {WINDOW_COUNT} windows (each calling again 50 ms "
@@ -145,6 +199,14 @@ def run(opts: Options) -> dict[str, Any]:
                 ["LED frame written (simulated link)", p["p50"], p["p90"], p["p99"], p["max"]],
                 ["ticket bytes built (issue reply → ESC/POS)"]
                 + [res["ticket_bytes_ms"][k] for k in ("p50", "p90", "p99", "max")],
+                *(
+                    [
+                        ["first audio sample queued (voice, one call at a time)"]
+                        + [res["voice_ms"][k] for k in ("p50", "p90", "p99", "max")]
+                    ]
+                    if res["voice_ms"]
+                    else []
+                ),
             ],
         )
     )
