@@ -48,3 +48,42 @@ async def test_a_call_and_a_recall_are_announced_in_order(
     assert len(list((tmp_path / "voice").glob("*.wav"))) == 3
     state = await (await client.get("/api/state")).json()
     assert {d["device"]: d["status"] for d in state["devices"]}["voice"] == "ok"
+
+
+async def test_a_broadcast_is_said_after_the_calls_waiting(
+    aiohttp_client: Any, demo_config: HallConfig, tmp_path: Path
+) -> None:
+    client = await aiohttp_client(
+        create_app(demo_config, tmp_path, clock=lambda: at(2026, 11, 23, 9, 30))
+    )
+    await client.post("/api/windows/5/sign-in", json={"request_id": "s", "staff": "1005"})
+    await client.post("/api/tickets", json={"request_id": "t", "service": "business"})
+    await client.post("/api/windows/5/call-next", json={"request_id": "c"})
+    r = await client.post("/api/voice/broadcast", json={"text": "请丢失钱包的群众到服务台认领"})
+    assert r.status == 202
+    log = tmp_path / "voice" / "announcements.log"
+    kinds: list[str] = []
+    for _ in range(300):
+        if log.exists():
+            kinds = [line.split("\t")[1] for line in log.read_text(encoding="utf-8").splitlines()]
+            if len(kinds) >= 2:
+                break
+        await asyncio.sleep(0.02)
+    assert kinds == ["call", "broadcast"]
+    bad = await client.post("/api/voice/broadcast", json={"text": "  "})
+    assert bad.status == 400 and (await bad.json())["error"]["code"] == "invalid_text"
+    bad = await client.post("/api/voice/broadcast", json={"text": "x", "volume": 3})
+    assert bad.status == 400
+
+
+async def test_no_voice_no_broadcast(
+    aiohttp_client: Any, demo_config: HallConfig, tmp_path: Path
+) -> None:
+    from hallq.drivers.base import DriverSet
+
+    app = create_app(
+        demo_config, tmp_path, clock=lambda: at(2026, 11, 23, 9, 30), drivers=DriverSet()
+    )
+    client = await aiohttp_client(app)
+    r = await client.post("/api/voice/broadcast", json={"text": "闭馆提醒"})
+    assert r.status == 409 and (await r.json())["error"]["code"] == "no_voice"

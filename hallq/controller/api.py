@@ -16,6 +16,7 @@ from hallq.controller.store import EventLog
 from hallq.controller.views import add_last_seen, hall_view, ticket_view
 from hallq.controller.writer import HallWriter
 from hallq.drivers.base import DriverSet
+from hallq.drivers.voice import CallerVoice
 from hallq.errors import BadRequest, CommandRejected
 from hallq.hall.events import Record
 
@@ -185,6 +186,36 @@ async def get_health(request: web.Request) -> web.Response:
     )
 
 
+class BroadcastBody(msgspec.Struct, forbid_unknown_fields=True):
+    text: str
+    repeats: int = 1
+    force: bool = False  # also during quiet hours
+    request_id: str | None = None
+
+
+async def broadcast(request: web.Request) -> web.Response:
+    """广播: say free text in the hall (lost property, closing notices), after the calls waiting."""
+    try:
+        body = msgspec.convert(await _read_body(request), BroadcastBody, strict=True)
+    except msgspec.ValidationError as e:
+        raise BadRequest("invalid_request", f"broadcast: {e}") from None
+    text = body.text.strip()
+    if not 1 <= len(text) <= 500:
+        raise BadRequest("invalid_text", "广播内容需 1-500 字 / The text must be 1-500 characters")
+    if not 1 <= body.repeats <= 3:
+        raise BadRequest("invalid_repeats", "repeats must be 1-3")
+    voices = [d for d in request.app[drivers_key].drivers if isinstance(d, CallerVoice)]
+    if not voices:
+        raise CommandRejected(
+            "no_voice", "本大厅未配置叫号语音 / This hall has no caller voice ([voice] settings)"
+        )
+    if not all(v.broadcast(text, body.repeats, body.force) for v in voices):
+        raise CommandRejected(
+            "voice_busy", "语音队列已满，请稍后再试 / The announcement queue is full; retry", 503
+        )
+    return json_response({"ok": True, "queued": True, "text": text}, status=202)
+
+
 async def get_openapi(request: web.Request) -> web.Response:
     return json_response(request.app[openapi_key])
 
@@ -268,4 +299,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/events", get_events)
     app.router.add_get("/api/health", get_health)
     app.router.add_get("/api/openapi.json", get_openapi)
+    app.router.add_post("/api/voice/broadcast", broadcast)
     app.router.add_get("/api/feed", feed)

@@ -186,6 +186,34 @@ def build_openapi() -> dict[str, Any]:
             "responses": {"101": {"description": "switching to WebSocket"}},
         }
     }
+    paths["/api/voice/broadcast"] = {
+        "post": {
+            "operationId": "broadcast",
+            "summary": "广播: say free text in the hall after the calls waiting",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["text"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "text": {"type": "string", "minLength": 1, "maxLength": 500},
+                                "repeats": {"type": "integer", "minimum": 1, "maximum": 3},
+                                "force": {"type": "boolean"},
+                                "request_id": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "202": {"description": "queued"},
+                **_errors(400, 409, 503),
+            },
+        }
+    }
     paths["/api/health"] = {
         "get": {
             "operationId": "getHealth",
