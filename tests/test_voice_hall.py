@@ -87,3 +87,23 @@ async def test_no_voice_no_broadcast(
     client = await aiohttp_client(app)
     r = await client.post("/api/voice/broadcast", json={"text": "闭馆提醒"})
     assert r.status == 409 and (await r.json())["error"]["code"] == "no_voice"
+
+
+async def test_the_feed_tells_screens_when_the_voice_says_a_call(
+    aiohttp_client: Any, demo_config: HallConfig, tmp_path: Path
+) -> None:
+    client = await aiohttp_client(
+        create_app(demo_config, tmp_path, clock=lambda: at(2026, 11, 23, 9, 30))
+    )
+    ws = await client.ws_connect("/api/feed")
+    assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+    await client.post("/api/windows/5/sign-in", json={"request_id": "s", "staff": "1005"})
+    await client.post("/api/tickets", json={"request_id": "t", "service": "business"})
+    await client.post("/api/windows/5/call-next", json={"request_id": "c"})
+    speaking: list[tuple[str, int, str]] = []
+    while len(speaking) < 2:
+        message = await ws.receive_json(timeout=5)
+        if message["type"] == "speaking":
+            speaking.append((message["ticket"], message["window"], message["phase"]))
+    assert speaking == [("C001", 5, "start"), ("C001", 5, "end")]
+    await ws.close()

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from aiohttp import WSMsgType, web
 
-from hallq.controller.bus import EventBus
+from hallq.controller.bus import EventBus, Notice
 from hallq.controller.routes import COMMAND_ROUTES, CommandRoute
 from hallq.controller.store import EventLog
 from hallq.controller.views import add_last_seen, hall_view, ticket_view
@@ -257,6 +257,9 @@ async def feed(request: web.Request) -> web.WebSocketResponse:
         reader_task = asyncio.create_task(_drain_client(ws))
         try:
             async for record in sub:
+                if isinstance(record, Notice):
+                    await _send(ws, {"type": record.type, **record.data})
+                    continue
                 if record.seq <= sent:
                     continue
                 await _send(ws, {"type": "event", "seq": record.seq, "event": record_json(record)})

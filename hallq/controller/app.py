@@ -23,13 +23,14 @@ from hallq.controller.api import (
     reader_key,
     writer_key,
 )
-from hallq.controller.bus import EventBus
+from hallq.controller.bus import EventBus, Notice
 from hallq.controller.openapi import build_openapi
 from hallq.controller.store import EventLog
 from hallq.controller.views import boards_view
 from hallq.controller.writer import HallWriter
 from hallq.drivers.base import DeviceReport, DriverSet
 from hallq.drivers.factory import build_drivers
+from hallq.drivers.voice import CallerVoice
 from hallq.errors import CommandRejected
 from hallq.hall.commands import ReportDeviceHealth, Tick
 from hallq.hall.config import HallConfig
@@ -102,6 +103,8 @@ def create_app(
         reporting = _HealthReporter(writer)
         for driver in devices.drivers:
             driver.on_health(reporting.report)
+            if isinstance(driver, CallerVoice):
+                driver.on_speaking(_speaking_notice(bus))
             await driver.start()
         writer.listeners.append(devices.offer)
         yield
@@ -120,6 +123,15 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
     return app
+
+
+def _speaking_notice(bus: EventBus) -> Callable[[str | None, int | None, str], None]:
+    """The voice's start and end of each call, as feed notices: a screen highlights in step."""
+
+    def notice(ticket: str | None, window: int | None, phase: str) -> None:
+        bus.notify(Notice("speaking", {"ticket": ticket, "window": window, "phase": phase}))
+
+    return notice
 
 
 class _HealthReporter:

@@ -1,5 +1,8 @@
 """Fan-out of committed events to in-process readers (feed sockets, drivers, the uplink).
 
+Besides the events, the bus carries notices: moments that are not hall state and are not
+logged, such as the voice starting to say a call (so a screen can highlight it in step).
+
 A reader that falls behind by more than its queue holds is cut off (and told so) instead of
 slowing the writer: it resumes from the log by sequence number.
 """
@@ -9,17 +12,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 from hallq.hall.events import Record
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something readers may show now but that is not hall state: e.g. the voice speaking."""
+
+    type: str
+    data: dict[str, Any]
 
 
 class Subscription:
     def __init__(self, bus: EventBus, maxsize: int) -> None:
         self._bus = bus
-        self.queue: asyncio.Queue[Record | None] = asyncio.Queue(maxsize)
+        self.queue: asyncio.Queue[Record | Notice | None] = asyncio.Queue(maxsize)
         self.overflowed = False
 
-    def _offer(self, record: Record) -> None:
+    def _offer(self, record: Record | Notice) -> None:
         if self.overflowed:
             return
         try:
@@ -36,7 +49,7 @@ class Subscription:
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(None)
 
-    async def __aiter__(self) -> AsyncIterator[Record]:
+    async def __aiter__(self) -> AsyncIterator[Record | Notice]:
         while True:
             record = await self.queue.get()
             if record is None:
@@ -60,6 +73,11 @@ class EventBus:
         for sub in list(self._subs):
             for r in records:
                 sub._offer(r)
+
+    def notify(self, notice: Notice) -> None:
+        """Send a notice (not logged) to every reader now connected."""
+        for sub in list(self._subs):
+            sub._offer(notice)
 
     def close(self) -> None:
         for sub in list(self._subs):
