@@ -107,3 +107,47 @@ async def test_the_feed_tells_screens_when_the_voice_says_a_call(
             speaking.append((message["ticket"], message["window"], message["phase"]))
     assert speaking == [("C001", 5, "start"), ("C001", 5, "end")]
     await ws.close()
+
+
+async def test_a_scheduled_broadcast_is_said_once_at_its_time(
+    aiohttp_client: Any, demo_config: HallConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import msgspec
+
+    from hallq.controller import app as app_module
+    from hallq.hall.config import ScheduledBroadcast
+
+    monkeypatch.setattr(app_module, "SCHEDULE_SECONDS", 0.02)
+    assert demo_config.voice is not None
+    voice = msgspec.structs.replace(
+        demo_config.voice, schedule=[ScheduledBroadcast(at="16:35", text="距离下班还有十五分钟")]
+    )
+    config = msgspec.structs.replace(demo_config, voice=voice)
+    now = [at(2026, 11, 23, 16, 34, 50)]
+    client = await aiohttp_client(create_app(config, tmp_path, clock=lambda: now[0]))
+    log = tmp_path / "voice" / "announcements.log"
+    await asyncio.sleep(0.2)
+    assert not log.exists(), "not before its time"
+    now[0] = at(2026, 11, 23, 16, 35, 5)
+    for _ in range(200):
+        if log.exists():
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)  # the schedule is looked at many more times in this minute
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert [line.split("\t")[1] for line in lines] == ["broadcast"]
+    assert "距离下班还有十五分钟" in lines[0]
+    await client.close()
+
+
+def test_a_bad_schedule_is_a_config_error_naming_the_line() -> None:
+    from hallq.errors import ConfigError
+    from hallq.hall.config import demo_config_path, parse_config
+
+    text = demo_config_path().read_text(encoding="utf-8") + (
+        '\n[[voice.schedule]]\nat = "4:35pm"\ntext = "闭馆提醒"\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "hall.toml")
+    line = len(text.splitlines()) - 1
+    assert f'hall.toml:{line}: voice.schedule[0].at: write the time as "16:35"' in str(err.value)

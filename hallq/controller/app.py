@@ -9,6 +9,8 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ from hallq.errors import CommandRejected
 from hallq.hall.commands import ReportDeviceHealth, Tick
 from hallq.hall.config import HallConfig
 from hallq.hall.engine import Engine
-from hallq.hall.schedule import business_day
+from hallq.hall.schedule import business_day, local_now
 from hallq.hall.state import HallState
 
 log = logging.getLogger("hallq.controller")
@@ -107,7 +109,12 @@ def create_app(
                 driver.on_speaking(_speaking_notice(bus))
             await driver.start()
         writer.listeners.append(devices.offer)
+        voices = [d for d in devices.drivers if isinstance(d, CallerVoice)]
+        scheduler = asyncio.create_task(_broadcast_schedule(writer, config, voices))
         yield
+        scheduler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await scheduler
         writer.listeners.remove(devices.offer)
         for driver in devices.drivers:
             await driver.stop()
@@ -163,6 +170,32 @@ class _HealthReporter:
     async def drain(self) -> None:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=2)
+
+
+SCHEDULE_SECONDS = 15.0  # how often the broadcast schedule is looked at
+
+
+async def _broadcast_schedule(
+    writer: HallWriter, config: HallConfig, voices: list[CallerVoice]
+) -> None:
+    """Say each scheduled broadcast once, at its time, on the days the hall is open."""
+    if not voices or config.voice is None or not config.voice.schedule:
+        return
+    said: set[tuple[str, int]] = set()
+    while True:
+        local = local_now(config, writer.clock())
+        today = local.date()
+        if writer.engine.timetable.is_workday(today):
+            for i, item in enumerate(config.voice.schedule):
+                due = datetime.combine(today, clock_time.fromisoformat(item.at), config.zone)
+                key = (today.isoformat(), i)
+                # Said in the minute after its time: a controller started later does not
+                # say the morning's notices in the afternoon.
+                if key not in said and due <= local < due + timedelta(minutes=1):
+                    said.add(key)
+                    for voice in voices:
+                        voice.broadcast(item.text, item.repeats)
+        await asyncio.sleep(SCHEDULE_SECONDS)
 
 
 async def _day_clock(writer: HallWriter, config: HallConfig) -> None:

@@ -244,6 +244,14 @@ class Buttons(_Section, kw_only=True):
     evaluators: list[EvaluatorPins] = []
 
 
+class ScheduledBroadcast(_Section, kw_only=True):
+    """A broadcast said at a time on each day the hall is open, e.g. a closing notice."""
+
+    at: str  # "16:35", the hall's local time
+    text: str
+    repeats: int = 1
+
+
 class Voice(_Section, kw_only=True):
     """The caller voice (叫号语音); docs/VOICE.md."""
 
@@ -258,6 +266,7 @@ class Voice(_Section, kw_only=True):
     volume: int = 80
     quiet_hours: list[str] = []
     quiet_mode: Literal["chime", "silent"] = "chime"
+    schedule: list[ScheduledBroadcast] = []
 
 
 class HallConfig(_Section, kw_only=True, dict=True):
@@ -549,6 +558,13 @@ def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
                 parse_span(span)
             except ValueError as e:
                 p.add(f"voice.quiet_hours[{i}]", str(e))
+        for i, item in enumerate(v.schedule):
+            if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", item.at):
+                p.add(f"voice.schedule[{i}].at", 'write the time as "16:35"')
+            if not 1 <= len(item.text.strip()) <= 500:
+                p.add(f"voice.schedule[{i}].text", "1-500 characters")
+            if not 1 <= item.repeats <= 3:
+                p.add(f"voice.schedule[{i}].repeats", "must be 1-3")
         if v.template and ("{ticket}" not in v.template or "{window}" not in v.template):
             p.add("voice.template", "a template needs both {ticket} and {window}")
     bus_names: set[str] = set()
