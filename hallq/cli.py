@@ -19,6 +19,7 @@ from hallq.controller.store import EventLog
 from hallq.errors import ConfigError, StorageError
 from hallq.hall.config import HallConfig, demo_config_path, load_config
 from hallq.hall.schedule import Timetable, local_now
+from hallq.hall.tomllines import line_of
 
 
 def _default_data_dir(demo: bool) -> Path:
@@ -169,6 +170,18 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             cfg = load_config(name)
         except ConfigError as e:
             print(e, file=sys.stderr)
+            bad += 1
+            continue
+        from hallq.drivers.factory import check_devices
+
+        device_problems = check_devices(cfg)
+        if device_problems:
+            text = Path(name).read_text(encoding="utf-8")
+            for problem in device_problems:
+                field, _, message = problem.partition(": ")
+                line = line_of(text, field)
+                where = f"{name}:{line}" if line else name
+                print(f"{where}: {field}: {message}", file=sys.stderr)
             bad += 1
             continue
         print(

@@ -43,6 +43,11 @@ async def test_boards_follow_the_windows(
     await client.post("/api/windows/1/call-next", json={"request_id": "c"})
     assert await shown_soon(bus, 1, "A001 请到1号窗口") == "A001 请到1号窗口"
     assert await shown_soon(bus, 20, "A001 请到1号窗口") == "A001 请到1号窗口"  # hall board
+    await client.post("/api/tickets", json={"request_id": "t2", "service": "police"})
+    await client.post("/api/windows/2/sign-in", json={"request_id": "s2", "staff": "1002"})
+    await client.post("/api/windows/2/call-next", json={"request_id": "c2"})
+    hall_line = "A002 请到2号窗口\u3000A001→1号"  # the newest, then the calls before it
+    assert await shown_soon(bus, 20, hall_line) == hall_line
     await client.post("/api/windows/1/start", json={"request_id": "st"})
     assert await shown_soon(bus, 1, "A001 正在办理") == "A001 正在办理"
     await client.post("/api/windows/1/finish", json={"request_id": "f"})

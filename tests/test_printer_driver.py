@@ -583,3 +583,20 @@ def test_record_builds_the_two_controller_bodies() -> None:
     )
     assert PrintResult(True).id != result.id
     assert record("A/1", result, health, "k 1")[1].path == "/api/devices/k%201/health"
+
+
+def test_check_config_names_the_line_of_a_bad_kiosk_printer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hallq.cli import main
+    from hallq.hall.config import demo_config_path
+
+    text = demo_config_path().read_text(encoding="utf-8")
+    assert 'printer = "sim"' in text
+    bad = tmp_path / "hall.toml"
+    bad.write_text(text.replace('printer = "sim"', 'printer = "usb:zz"'), encoding="utf-8")
+    line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "usb:zz" in t)
+    assert main(["check-config", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:{line}: kiosks[0].printer: printer address 'usb:zz'" in err
+    assert main(["check-config", str(demo_config_path())]) == 0

@@ -188,7 +188,7 @@ def recent_calls_view(engine: Engine) -> list[dict[str, Any]]:
             for t in engine.state.tickets.values()
             if t.called_at is not None and t.status in ("called", "serving", "done")
         ),
-        key=lambda t: t.called_at or 0.0,
+        key=lambda t: (t.called_at or 0.0, t.id),  # the same instant: the later ticket first
         reverse=True,
     )[:RECENT_CALLS]
     return [

@@ -15,6 +15,7 @@ from hallq.drivers.keypad import KeypadBus
 from hallq.drivers.keypad_bus import KeypadBusDriver, StateReader, Submit
 from hallq.drivers.led import Board, BoardLink, BoardsView, LedBus, SerialBoards, SimulatedBoards
 from hallq.drivers.ledframe import UnknownFraming, framing
+from hallq.drivers.printer import PrinterAddress
 from hallq.drivers.voice import (
     AplayOutput,
     AudioOutput,
@@ -143,3 +144,27 @@ def _button_settings(cfg: HallConfig) -> ButtonSettings:
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def check_devices(cfg: HallConfig) -> list[str]:
+    """What the device settings get wrong beyond their types: the checks that need the drivers.
+
+    `hallq check-config` and `hallq run` report these with the configuration's other errors.
+    """
+    problems: list[str] = []
+    for i, kiosk in enumerate(cfg.kiosks):
+        try:
+            PrinterAddress.parse(kiosk.printer)
+        except ValueError as e:
+            problems.append(f"kiosks[{i}].printer: {e}")
+    for i, bus in enumerate(cfg.led_buses):
+        try:
+            framing(bus.framing)
+        except UnknownFraming as e:
+            problems.append(f"led_buses[{i}].framing: {e}")
+    if cfg.buttons is not None:
+        try:
+            _button_settings(cfg)
+        except ConfigError as e:
+            problems.extend(e.problems)
+    return problems

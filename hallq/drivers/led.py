@@ -21,7 +21,7 @@ import serial
 
 from hallq.drivers.base import Driver, Health
 from hallq.drivers.ledframe import LedFraming
-from hallq.drivers.ledtext import BLANK, BoardText, hall_board_for, window_boards
+from hallq.drivers.ledtext import BLANK, BoardText, hall_board, hall_board_for, window_boards
 from hallq.hall.events import Record
 
 # Returns the controller's boards view of committed state (it waits for a settled writer).
@@ -155,11 +155,25 @@ class LedBus(Driver):
         out: dict[int, BoardText] = {}
         for board in self.boards:
             if board.is_hall_board:
-                out[board.address] = hall_board_for(view, board.width, self.language).first
+                out[board.address] = self._hall_line(view, board)
             else:
                 line = per_window.get(board.window or 0, BLANK)
                 out[board.address] = line
         return out
+
+    def _hall_line(self, view: Mapping[str, Any], board: Board) -> BoardText:
+        """The newest call, then the calls before it: one line the strip scrolls by itself.
+
+        Strip screens scroll a text longer than they are wide, so the recent calls go on the
+        same line after the newest (「A012 请到5号窗口　A011→2号 B003→3号」).
+        """
+        newest = hall_board_for(view, board.width, self.language).first
+        if not newest.text or not view["recent_calls"]:
+            return newest
+        older = hall_board(view["recent_calls"][1:], board.width, view["now"], self.language)
+        if not older.scroll.text:
+            return newest
+        return BoardText(f"{newest.text}\u3000{older.scroll.text}", newest.flash)
 
     async def refresh(self) -> None:
         """Send each board whose text changed its new text; report the bus's health."""

@@ -252,6 +252,15 @@ class ScheduledBroadcast(_Section, kw_only=True):
     repeats: int = 1
 
 
+class Kiosk(_Section, kw_only=True):
+    """A ticket kiosk (取号机) and the printer attached to it (issue 5 runs it)."""
+
+    name: str
+    printer: str = "sim"  # sim, usb:VID:PID, serial:PATH[@BAUD], tcp:HOST[:PORT], file:PATH
+    paper_columns: Literal[32, 48] = 48  # 58 mm paper: 32, 80 mm: 48
+    qr_native: bool = True  # False: the QR is printed as an image (printers without GS ( k)
+
+
 class Voice(_Section, kw_only=True):
     """The caller voice (叫号语音); docs/VOICE.md."""
 
@@ -284,6 +293,7 @@ class HallConfig(_Section, kw_only=True, dict=True):
     led_buses: list[LedBus] = []
     voice: Voice | None = None
     buttons: Buttons | None = None
+    kiosks: list[Kiosk] = []
     keypad_buses: list[KeypadBusConfig] = []
 
     # Look-ups used on every command, built once per loaded configuration.
@@ -567,6 +577,13 @@ def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
                 p.add(f"voice.schedule[{i}].repeats", "must be 1-3")
         if v.template and ("{ticket}" not in v.template or "{window}" not in v.template):
             p.add("voice.template", "a template needs both {ticket} and {window}")
+    kiosk_names: set[str] = set()
+    for i, kiosk in enumerate(cfg.kiosks):
+        if not _HALL_ID.match(kiosk.name):
+            p.add(f"kiosks[{i}].name", 'use lower-case letters, digits and "-", e.g. "kiosk-1"')
+        elif kiosk.name in kiosk_names:
+            p.add(f"kiosks[{i}].name", f'"{kiosk.name}" is listed twice')
+        kiosk_names.add(kiosk.name)
     bus_names: set[str] = set()
     for i, bus in enumerate(cfg.led_buses):
         at = f"led_buses[{i}]"
