@@ -20,6 +20,7 @@ from hallq.drivers.voice import (
     AplayOutput,
     AudioOutput,
     CallerVoice,
+    SdlOutput,
     SimulatedOutput,
     TemplateError,
 )
@@ -106,6 +107,8 @@ def _voice(
     output: AudioOutput
     if v.output == "sim":
         output = SimulatedOutput(data_dir / "voice", zone=cfg.zone, clock=clock)
+    elif v.output == "sdl":
+        output = SdlOutput()
     else:
         output = AplayOutput(v.output.partition(":")[2] or None)
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import shutil
 import time
@@ -366,6 +367,54 @@ def aplay_error(stderr: str) -> OutputError:
         return OutputError("aplay 失败：声卡被其他程序占用", "aplay failed: the sound card is busy")
     last = text.splitlines()[-1] if text else "unknown error"
     return OutputError(f"aplay 失败：{last}", f"aplay failed: {last}")
+
+
+class SdlOutput:
+    """SDL through pygame.mixer: the sound card the kiosk's pygame screen uses too.
+
+    pygame is imported when the first sound is played, so a hall that speaks through ALSA
+    never loads SDL. Each announcement is played to its end before `play` returns.
+    """
+
+    def __init__(self, margin: float = 5.0) -> None:
+        self.margin = margin
+        self._rate: int | None = None
+
+    def _play(self, item: Announcement) -> None:
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        import pygame
+
+        try:
+            if self._rate != item.rate:
+                if pygame.mixer.get_init():
+                    pygame.mixer.quit()
+                pygame.mixer.init(frequency=item.rate, size=-16, channels=1)
+                self._rate = item.rate
+            channel = pygame.mixer.Sound(buffer=item.pcm).play()
+        except pygame.error as e:
+            self._rate = None
+            raise OutputError(
+                f"SDL 音频失败：{e}，请检查音箱和声卡连接", f"SDL audio failed: {e}"
+            ) from None
+        deadline = time.monotonic() + item.seconds + self.margin
+        while channel is not None and channel.get_busy():
+            if time.monotonic() > deadline:
+                channel.stop()
+                raise OutputError("SDL 音频卡住，已停止", "SDL audio stalled; stopped")
+            time.sleep(0.01)
+
+    async def play(self, item: Announcement) -> None:
+        await asyncio.to_thread(self._play, item)
+
+    def _close(self) -> None:
+        if self._rate is not None:
+            import pygame
+
+            pygame.mixer.quit()
+            self._rate = None
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close)
 
 
 @dataclass

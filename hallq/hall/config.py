@@ -555,8 +555,11 @@ def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
         p.add("evaluation.levels", "each level needs its own code")
     if cfg.voice is not None:
         v = cfg.voice
-        if not (v.output in ("sim", "aplay") or v.output.startswith("aplay:")):
-            p.add("voice.output", 'use "sim", "aplay" or "aplay:DEVICE" (e.g. "aplay:hw:1,0")')
+        if not (v.output in ("sim", "sdl", "aplay") or v.output.startswith("aplay:")):
+            p.add(
+                "voice.output",
+                'use "sim", "sdl" (pygame), "aplay" or "aplay:DEVICE" (e.g. "aplay:hw:1,0")',
+            )
         if not 80 <= v.speed <= 450:
             p.add("voice.speed", "must be 80-450 words a minute")
         if not 1 <= v.repeats <= 5:
