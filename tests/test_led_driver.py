@@ -198,3 +198,39 @@ async def test_a_missing_port_is_an_error_that_clears_when_it_appears(tmp_path: 
         os.close(master)
     finally:
         await bus.stop()
+
+
+class DimmableFraming(A090Framing):
+    """A board whose framing (made up for the test) can set brightness."""
+
+    def set_brightness(self, address: int, level: int) -> bytes | None:
+        return bytes([0xB0, address, level])
+
+
+async def test_brightness_is_set_where_the_framing_can_and_said_where_it_cannot() -> None:
+    view: dict[str, Any] = {
+        "now": 0.0,
+        "local_time": "2026-11-23T09:30:00+08:00",
+        "hours": ["08:40-11:50"],
+        "windows": [{"number": 1, "label": "公安服务", "status": "idle", "ticket": None}],
+        "recent_calls": [],
+    }
+
+    async def boards() -> dict[str, Any]:
+        return view
+
+    link = SimulatedBoards()
+    dimmable = LedBus("led-a", [Board(1, window=1)], DimmableFraming(), link, boards, brightness=40)
+    await dimmable.start()
+    assert link.frames[0][1:] == (1, bytes([0xB0, 1, 40]))
+    assert health(dimmable) == "ok"
+    await dimmable.stop()
+
+    plain = LedBus(
+        "led-b", [Board(1, window=1)], A090Framing(), SimulatedBoards(), boards, brightness=40
+    )
+    await plain.start()
+    assert health(plain) == "warning"
+    assert "亮度" in plain.report.health.reason
+    assert plain.shown[1] == "公安服务"  # the text is shown all the same
+    await plain.stop()

@@ -57,7 +57,9 @@ def build_drivers(
             SimulatedBoards() if bus.port == SIMULATOR else SerialBoards(bus.port, bus.baudrate)
         )
         boards = [Board(b.address, b.window, b.width) for b in bus.boards]
-        drivers.drivers.append(LedBus(bus.name, boards, frames, link, boards_view, bus.language))
+        drivers.drivers.append(
+            LedBus(bus.name, boards, frames, link, boards_view, bus.language, bus.brightness)
+        )
     if submit is None or state is None:
         return drivers
     if cfg.buttons is not None:

@@ -130,8 +130,12 @@ class LedBus(Driver):
         link: BoardLink,
         view: BoardsView,
         language: str = "zh",
+        brightness: int | None = None,
     ) -> None:
         super().__init__(name, queue_size=4)
+        self.brightness = brightness  # 0-100 %, None: leave the boards as they are
+        # Set when a brightness is asked for that the framing cannot set: a standing warning.
+        self.unsupported: tuple[str, str] | None = None
         self.boards = boards
         self.framing = framing
         self.link = link
@@ -140,7 +144,30 @@ class LedBus(Driver):
         self.shown: dict[int, str] = {}  # what each board shows, as far as we know
 
     async def open(self) -> None:
+        await self.apply_brightness()
         await self.refresh()
+
+    async def apply_brightness(self) -> None:
+        """Set every board's brightness, where the framing has a command for it."""
+        if self.brightness is None:
+            return
+        frames = [
+            (b.address, self.framing.set_brightness(b.address, self.brightness))
+            for b in self.boards
+        ]
+        if any(frame is None for _, frame in frames):
+            self.unsupported = (
+                f"{self.name}：{self.framing.name} 协议没有亮度命令，亮度请在屏上调节",
+                f"{self.name}: the {self.framing.name} framing has no brightness command; "
+                "set brightness on the boards",
+            )
+            return
+        for address, frame in frames:
+            if frame is not None:
+                try:
+                    await self.link.send(address, frame, self.framing)
+                except (OSError, serial.SerialException):
+                    return  # refresh() reports the bus fault
 
     async def close(self) -> None:
         await self.link.close()
@@ -203,5 +230,7 @@ class LedBus(Driver):
                 f"{self.name}: boards {', '.join(failures)} did not answer; check power and addresses",
                 status="warning",
             )
+        elif self.unsupported is not None:
+            self.seen(Health("warning", *self.unsupported))
         else:
             self.seen(Health("ok"))

@@ -173,6 +173,7 @@ class LedBus(_Section, kw_only=True):
     framing: str = "a0-90"
     baudrate: int = 9600
     language: str = "zh"
+    brightness: int | None = None  # 0-100 %, where the board's framing can set it
     boards: list[LedBoard] = []
 
 
@@ -593,6 +594,8 @@ def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
         if bus.name in bus_names:
             p.add(f"{at}.name", f'"{bus.name}" is already the name of another bus')
         bus_names.add(bus.name)
+        if bus.brightness is not None and not 0 <= bus.brightness <= 100:
+            p.add(f"{at}.brightness", "must be 0-100 (per cent)")
         if bus.baudrate not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
             p.add(f"{at}.baudrate", "use a standard rate, e.g. 9600")
         addresses: set[int] = set()
