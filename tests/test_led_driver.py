@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,22 @@ class FakeBoard(threading.Thread):
                     os.write(self.fd, b"\xa0\x90" + frame[2:3] + b"\xa5\xaa")
 
 
+def one_window(window: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], Awaitable[Any]]]:
+    """A boards view with one window at 09:30 on a working Monday, and its async reader."""
+    view: dict[str, Any] = {
+        "now": 0.0,
+        "local_time": "2026-11-23T09:30:00+08:00",
+        "hours": ["08:40-11:50"],
+        "windows": [window],
+        "recent_calls": [],
+    }
+
+    async def boards() -> dict[str, Any]:
+        return view
+
+    return view, boards
+
+
 def health(bus: LedBus) -> str:
     return bus.report.health.status
 
@@ -138,18 +155,9 @@ async def test_serial_boards_write_frames_and_check_replies() -> None:
     board = FakeBoard(master)
     board.start()
     link = SerialBoards(name, 9600, timeout=0.3)
-    view: dict[str, Any] = {
-        "now": 0.0,
-        "local_time": "2026-11-23T09:30:00+08:00",
-        "hours": ["08:40-11:50"],
-        "windows": [
-            {"number": 5, "label": "商事登记", "status": "calling", "ticket": {"number": "C012"}}
-        ],
-        "recent_calls": [],
-    }
-
-    async def boards() -> dict[str, Any]:
-        return view
+    view, boards = one_window(
+        {"number": 5, "label": "商事登记", "status": "calling", "ticket": {"number": "C012"}}
+    )
 
     bus = LedBus("led-test", [Board(5, window=5)], framing("a0-90"), link, boards)
     await bus.start()
@@ -172,16 +180,7 @@ async def test_serial_boards_write_frames_and_check_replies() -> None:
 
 async def test_a_missing_port_is_an_error_that_clears_when_it_appears(tmp_path: Path) -> None:
     link = SerialBoards(str(tmp_path / "ttyUSB9"), 9600, timeout=0.2)
-    view: dict[str, Any] = {
-        "now": 0.0,
-        "local_time": "2026-11-23T09:30:00+08:00",
-        "hours": ["08:40-11:50"],
-        "windows": [{"number": 1, "label": "公安服务", "status": "idle", "ticket": None}],
-        "recent_calls": [],
-    }
-
-    async def boards() -> dict[str, Any]:
-        return view
+    _, boards = one_window({"number": 1, "label": "公安服务", "status": "idle", "ticket": None})
 
     bus = LedBus("led-usb", [Board(1, window=1)], framing("a0-90"), link, boards)
     await bus.start()
@@ -208,16 +207,7 @@ class DimmableFraming(A090Framing):
 
 
 async def test_brightness_is_set_where_the_framing_can_and_said_where_it_cannot() -> None:
-    view: dict[str, Any] = {
-        "now": 0.0,
-        "local_time": "2026-11-23T09:30:00+08:00",
-        "hours": ["08:40-11:50"],
-        "windows": [{"number": 1, "label": "公安服务", "status": "idle", "ticket": None}],
-        "recent_calls": [],
-    }
-
-    async def boards() -> dict[str, Any]:
-        return view
+    _, boards = one_window({"number": 1, "label": "公安服务", "status": "idle", "ticket": None})
 
     link = SimulatedBoards()
     dimmable = LedBus("led-a", [Board(1, window=1)], DimmableFraming(), link, boards, brightness=40)

@@ -35,30 +35,16 @@ from hallq.drivers.printer import (
     record,
 )
 from hallq.drivers.printer_status import status_request
-from hallq.drivers.ticket import TicketContent, ticket_bytes
+from hallq.drivers.ticket import ticket_bytes
 from hallq.hall import commands
+from tests.test_ticket_printing import sample as ticket_sample
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 S1, S2, S3, S4 = (status_request(n) for n in (1, 2, 3, 4))
 STATUS = S1 + S2 + S4
 PAPER_OUT = "打印机缺纸，请更换纸卷"
-
-
-def sample(**changes: Any) -> TicketContent:
-    fields: dict[str, Any] = {
-        "hall_name": "市中区政务服务中心",
-        "service_name": "不动产登记",
-        "number": "A012",
-        "ahead": 5,
-        "estimate_minutes": 23.4,
-        "issued_at": "2026-11-23 09:12",
-        "windows": [3, 5],
-        "materials": ["身份证", "不动产权证书"],
-        "status_url": "https://hall.example.cn/t/A012",
-        "footer": "请保管好您的号票",
-    }
-    fields.update(changes)
-    return TicketContent(**fields)
+# The same ticket as the layout tests print.
+sample = ticket_sample
 
 
 def sim_printer(sim: SimulatedPrinter, **kw: Any) -> TicketPrinter:
