@@ -24,6 +24,8 @@ BENCHMARKS: dict[str, str] = {
     "callnext": "call-next latency through the HTTP API, 60 windows calling at once (and 1)",
     "replay": "start-up replay of a 20,000-ticket day's event log",
     "devices": "from a call accepted to the LED frame written, 60 windows",
+    "web": "from a call to its feed message at 200 clients, and to the number on a browser screen",
+    "kiosk": "a kiosk process: start to the hall shown, and idle CPU on the home screen",
 }
 
 

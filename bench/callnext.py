@@ -51,8 +51,9 @@ def _free_port() -> int:
 class Controller:
     """`python -m hallq run` in a child process, stopped with SIGTERM (then SIGKILL)."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, config_text: str | None = None) -> None:
         self.tmp = tmp
+        self.config_text = config_text if config_text is not None else bench_hall_toml()
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -60,7 +61,7 @@ class Controller:
 
     def start(self) -> None:
         config = self.tmp / "bench-hall.toml"
-        config.write_text(bench_hall_toml(), encoding="utf-8")
+        config.write_text(self.config_text, encoding="utf-8")
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(
                 [

@@ -84,19 +84,60 @@ def _demo_staff(cfg: HallConfig) -> Callable[[Any], AsyncIterator[None]]:
     return sign_in
 
 
+def _demo_config_copy(data_dir: Path) -> Path:
+    """The demo hall's configuration, copied beside its data on first run so that the admin
+    page's edits are saved there and never into the source tree."""
+    copy = data_dir / "hall.toml"
+    if not copy.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        copy.write_text(demo_config_path().read_text(encoding="utf-8"), encoding="utf-8")
+    return copy
+
+
+DEMO_ADMIN = ("admin", "hallq-demo")  # printed at start; the demo only, never a real hall
+
+
+def _demo_accounts(cfg: HallConfig) -> Callable[[Any], AsyncIterator[None]]:
+    """The demo's admin login and window PINs (each staff member's PIN is their number)."""
+
+    async def seed(app: Any) -> AsyncIterator[None]:
+        from hallq.controller.api import accounts_key
+
+        accounts = app[accounts_key]
+
+        def fill() -> None:
+            if accounts.needs_setup():
+                accounts.add_user(DEMO_ADMIN[0], "admin", DEMO_ADMIN[1])
+            have = accounts.pins_set()
+            for member in cfg.staff:
+                if member.id not in have:
+                    accounts.set_pin(member.id, member.id[-8:].rjust(4, "0"))
+
+        await asyncio.to_thread(fill)
+        print(
+            f"  demo           admin page login {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}; "
+            "window PINs are the staff numbers",
+            flush=True,
+        )
+        yield
+
+    return seed
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from hallq.controller.app import create_app
 
     demo = args.config is None
-    path = Path(args.config) if args.config else demo_config_path()
+    data_dir = Path(args.data_dir) if args.data_dir else _default_data_dir(demo)
+    path = Path(args.config) if args.config else _demo_config_copy(data_dir)
     try:
         cfg = load_config(path)
     except ConfigError as e:
         print(f"hallq: the configuration has errors:\n{e}", file=sys.stderr)
         return 2
-    data_dir = Path(args.data_dir) if args.data_dir else _default_data_dir(demo)
+    config_file = path
     clock: Callable[[], float] = time.time
     note = ""
     if demo and not args.real_clock:
@@ -109,7 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        app = create_app(cfg, data_dir, clock=clock, freeze_gc=True)
+        app = create_app(cfg, data_dir, clock=clock, freeze_gc=True, config_path=config_file)
     except StorageError as e:
         print(f"hallq: {e}", file=sys.stderr)
         return 2
@@ -117,6 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"hallq: the configuration has errors:\n{path}: {e}", file=sys.stderr)
         return 2
     if demo:
+        app.cleanup_ctx.insert(0, _demo_accounts(cfg))  # before the "no admin yet" check
         app.cleanup_ctx.append(_demo_staff(cfg))
     shown = "localhost" if args.host in ("0.0.0.0", "::", "") else args.host
     base = f"http://{shown}:{args.port}"
@@ -125,6 +167,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"  event log      {data_dir / 'events.sqlite3'}")
     if note:
         print(f"  clock          {note}")
+    print(f"  pages          {base}/  (every screen, window terminal and evaluator)")
+    print(f"  hall screen    {base}/screen/{cfg.screens[0].id if cfg.screens else 'window-1'}")
+    print(f"  window 1       {base}/window/1      evaluator {base}/evaluate/1")
+    print(f"  admin          {base}/admin")
     print(f"  hall state     {base}/api/state")
     print(f"  API document   {base}/api/openapi.json")
     print(f"  live feed      ws://{shown}:{args.port}/api/feed")
@@ -209,6 +255,31 @@ def cmd_voicepack_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    from hallq.kiosk.run import KioskOptions, main, parse_size
+
+    path = Path(args.config) if args.config else demo_config_path()
+    try:
+        cfg = load_config(path)
+        size = parse_size(args.size) if args.size else None
+        options = KioskOptions(
+            controller=args.controller,
+            kiosk=args.kiosk,
+            printer=args.printer,
+            windowed=args.windowed,
+            size=size,
+            preview_dir=Path(args.preview) if args.preview else None,
+        )
+        from hallq.kiosk.run import kiosk_entry
+
+        kiosk_entry(cfg, args.kiosk)
+    except (ConfigError, ValueError) as e:
+        print(f"hallq kiosk: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return main(cfg, options)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hallq", description="Queue calling and hall signage.")
     parser.add_argument("--version", action="version", version=f"hallq {__version__}")
@@ -244,6 +315,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=int, default=150, help="words a minute, 80-450 (default 150)"
     )
     vp_build.set_defaults(func=cmd_voicepack_build)
+
+    kiosk = sub.add_parser("kiosk", help="run a touch ticket kiosk (取号机; docs/KIOSK.md)")
+    kiosk.add_argument(
+        "--controller", default="http://127.0.0.1:8080", help="the controller's URL"
+    )
+    kiosk.add_argument("--kiosk", help="this kiosk's name in [[kiosks]] (default: the first)")
+    kiosk.add_argument(
+        "--config", help="hall configuration with the [[kiosks]] entry; default: the demo hall"
+    )
+    kiosk.add_argument("--printer", help="printer address instead of the configured one")
+    kiosk.add_argument("--windowed", action="store_true", help="a window instead of full screen")
+    kiosk.add_argument("--size", help="window size, e.g. 800x480 (full screen: the panel's)")
+    kiosk.add_argument("--preview", help="simulated printer: draw each ticket as a PNG here")
+    kiosk.set_defaults(func=cmd_kiosk)
     return parser
 
 

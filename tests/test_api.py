@@ -215,7 +215,8 @@ async def test_openapi_has_every_required_operation(client: Client) -> None:
         op = doc["paths"][route.path][route.method.lower()]
         assert op["operationId"] == route.operation_id
         schema = op["requestBody"]["content"]["application/json"]["schema"]
-        assert "request_id" in schema["required"]
+        # request_id: in the body or as the Idempotency-Key header, so documented, not required.
+        assert "request_id" in schema["properties"] and "request_id" not in schema["required"]
         assert "4XX" in op["responses"] or "400" in op["responses"]
     assert doc["paths"]["/api/state"]["get"]["operationId"] == "getHallState"
 
@@ -647,6 +648,29 @@ async def test_appointment_far_outside_time_is_refused(client: Client) -> None:
         assert 400 <= st_ < 500, data
         assert_error(data)
     await ok(client, "/api/tickets", {"request_id": "after", "service": "police"})
+
+
+async def test_an_appointment_is_found_by_its_code_without_personal_data(client: Client) -> None:
+    await ok(
+        client,
+        "/api/appointments",
+        {
+            "request_id": "bk",
+            "code": "20261123A7",
+            "service": "police",
+            "slot_start": at(2026, 11, 23, 9, 30),
+            "slot_end": at(2026, 11, 23, 10, 0),
+            "name": "王小明",
+        },
+    )
+    resp = await client.get("/api/appointments/20261123A7")
+    assert resp.status == 200
+    data = await resp.json()
+    assert data["service"] == "police" and data["checked_in"] is False
+    assert "name" not in data and "王小明" not in json.dumps(data, ensure_ascii=False)
+    resp = await client.get("/api/appointments/NOPE")
+    assert resp.status == 404
+    assert_error(await resp.json(), "appointment_not_found")
 
 
 async def test_internal_error_fails_one_command_and_the_hall_goes_on(

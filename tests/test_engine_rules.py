@@ -14,7 +14,7 @@ import pytest
 
 from hallq.errors import NotFound
 from hallq.hall import commands as c
-from hallq.hall.config import HallConfig, parse_config
+from hallq.hall.config import HallConfig, config_toml, parse_config
 from hallq.hall.engine import PRIOR_SAMPLES, RATE_WEIGHT, Engine, Outcome
 from hallq.hall.events import AnyEvent, DayStarted, Record, TicketIssued, event_type
 from hallq.hall.state import HallState, Ticket, WindowState, snapshot_decoder, snapshot_encoder
@@ -50,6 +50,11 @@ class Hall:
     def refuse(self, kind: type[c.Command], **fields: Any) -> str:
         out = self.execute(kind(request_id=self.rid(), **fields))
         assert out.error is not None, f"{kind.__name__} was accepted: {out.reply}"
+        return out.error.code
+
+    def refuse_cmd(self, cmd: c.Command) -> str:
+        out = self.execute(cmd)
+        assert out.error is not None, f"{cmd} was accepted: {out.reply}"
         return out.error.code
 
     def issue(self, service: str, **fields: Any) -> str:
@@ -1037,6 +1042,11 @@ def scripted_run(config: HallConfig) -> Hall:
     h.call(2)
     h.ok(c.FinishService, window=1)
     h.ok(c.RecordPrint, ticket="A001", printed=False, reason="缺纸", device="kiosk-1")
+    renamed = msgspec.structs.replace(
+        config, services=[msgspec.structs.replace(config.services[0], name="甲业务（新）"), *config.services[1:]]
+    )
+    h.ok(c.ChangeConfig, text=config_toml(renamed), by="admin")
+    assert h.engine.config.services[0].name == "甲业务（新）"
     for status in ("error", "ok"):
         report = c.ReportDeviceHealth(
             request_id=h.rid(), device="printer-1", kind="printer", status=status, reason=status
@@ -1253,3 +1263,58 @@ def test_a_failed_print_is_recorded_against_the_ticket_and_a_reprint_clears_it(
     t = hall.ticket("A001")
     assert (t.printed, t.print_failures) == (True, 1)
     assert hall.refuse(c.RecordPrint, ticket="Z999", printed=True) == "ticket_not_found"
+
+
+# ---------------------------------------------------------------- configuration changes
+
+
+def test_config_change_applies_live_and_keeps_the_queue(small_config: HallConfig) -> None:
+    h = Hall(small_config)
+    h.sign_in(1)
+    first = h.issue("alpha")
+    longer = msgspec.structs.replace(
+        small_config,
+        services=[msgspec.structs.replace(small_config.services[0], service_minutes=30.0), *small_config.services[1:]],
+    )
+    reply = h.ok(c.ChangeConfig, text=config_toml(longer), by="admin")
+    assert reply["events"][0]["changed"] == ["services"]
+    assert h.engine.config.services[0].service_minutes == 30.0
+    assert h.call(1) == first, "the waiting ticket is still in the queue"
+
+
+def test_config_change_refuses_removing_a_service_with_live_tickets(
+    small_config: HallConfig,
+) -> None:
+    h = Hall(small_config)
+    h.issue("gamma")
+    text = SMALL_HALL_TOML.replace('tiers = [["gamma"], ["alpha", "beta"]]', 'tiers = [["alpha", "beta"]]')
+    text = text.replace('tiers = [["beta", "gamma"]]', 'tiers = [["beta"]]')
+    without = text.replace('[[services]]\ncode = "gamma"', '[[unused]]\ncode = "gamma"')
+    without = without.split("[[unused]]")[0] + "[[windows]]" + without.split("[[windows]]", 1)[1]
+    err = h.execute(c.ChangeConfig(request_id=h.rid(), text=without)).error
+    assert err is not None and err.code == "config_conflict" and "gamma" in err.message
+    assert h.engine.config is small_config
+
+
+def test_config_change_refuses_bad_text_and_stale_base(small_config: HallConfig) -> None:
+    h = Hall(small_config)
+    err = h.execute(c.ChangeConfig(request_id=h.rid(), text="[hall]\nid = 3\n")).error
+    assert err is not None and err.code == "invalid_config" and "hall.id" in err.message
+    stale = c.ChangeConfig(request_id=h.rid(), text=config_toml(small_config), base_digest="0" * 16)
+    assert h.refuse_cmd(stale) == "config_changed_meanwhile"
+    # The same content again changes nothing and logs nothing.
+    before = h.engine.state.seq
+    h.ok(c.ChangeConfig, text=config_toml(small_config), base_digest=h.engine.config_digest)
+    assert h.engine.state.seq == before
+
+
+def test_a_restored_snapshot_keeps_the_changed_config(small_config: HallConfig) -> None:
+    h = Hall(small_config)
+    renamed = msgspec.structs.replace(
+        small_config, hall=msgspec.structs.replace(small_config.hall, name="新名字")
+    )
+    h.ok(c.ChangeConfig, text=config_toml(renamed))
+    fresh = Engine(small_config)
+    fresh.restore(msgspec.json.decode(msgspec.json.encode(h.engine.state), type=HallState))
+    assert fresh.config.hall.name == "新名字"
+    assert fresh.config_digest == h.engine.config_digest

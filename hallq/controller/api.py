@@ -10,14 +10,18 @@ from typing import Any
 import msgspec
 from aiohttp import WSMsgType, web
 
+from hallq.controller.accounts import Accounts
 from hallq.controller.bus import EventBus, Notice
+from hallq.controller.config_file import ConfigFile
 from hallq.controller.routes import COMMAND_ROUTES, CommandRoute
+from hallq.controller.status_codes import status_path, with_status_path
 from hallq.controller.store import EventLog
 from hallq.controller.views import add_last_seen, hall_view, ticket_view
 from hallq.controller.writer import HallWriter
 from hallq.drivers.base import DriverSet
 from hallq.drivers.voice import CallerVoice
-from hallq.errors import BadRequest, CommandRejected
+from hallq.errors import BadRequest, CommandRejected, NotFound
+from hallq.hall.commands import SignIn
 from hallq.hall.events import Record
 
 log = logging.getLogger("hallq.api")
@@ -35,6 +39,29 @@ reader_key = web.AppKey("reader", EventLog)
 bus_key = web.AppKey("bus", EventBus)
 openapi_key = web.AppKey("openapi", dict)
 drivers_key = web.AppKey("drivers", DriverSet)
+accounts_key = web.AppKey("accounts", Accounts)
+config_file_key = web.AppKey("config_file", ConfigFile)
+
+class FeedFrames:
+    """Each event's feed message, encoded once and shared by every connected client
+    (a hall with 200 screens and terminals would otherwise encode each event 200 times)."""
+
+    def __init__(self, keep: int = 4096) -> None:
+        self.keep = keep
+        self._frames: dict[int, str] = {}
+
+    def __call__(self, record: Record) -> str:
+        frame = self._frames.get(record.seq)
+        if frame is None:
+            message = {"type": "event", "seq": record.seq, "event": record_json(record)}
+            frame = self._frames[record.seq] = msgspec.json.encode(message).decode()
+            if len(self._frames) > self.keep:
+                for seq in list(self._frames)[: self.keep // 2]:
+                    del self._frames[seq]
+        return frame
+
+
+feed_frames_key = web.AppKey("feed_frames", FeedFrames)
 
 FEED_CATCH_UP_LIMIT = 50_000  # beyond this gap a reconnecting client gets a snapshot instead
 MAX_BODY = 64 * 1024
@@ -54,7 +81,12 @@ async def errors_middleware(
         return error_response(e.code, e.message, e.status)
     except web.HTTPException as e:
         if e.status >= 400 and e.content_type != "application/json":
-            return error_response(e.reason.lower().replace(" ", "_"), e.text or e.reason, e.status)
+            response = error_response(
+                e.reason.lower().replace(" ", "_"), e.text or e.reason, e.status
+            )
+            if "Allow" in e.headers:  # a 405 says which methods the path takes (RFC 9110)
+                response.headers["Allow"] = e.headers["Allow"]
+            return response
         raise
     except asyncio.CancelledError:
         raise
@@ -77,7 +109,9 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
         return {}
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise BadRequest("body_too_large", f"the request body is over {MAX_BODY} bytes")
-    raw = await request.read()
+    raw = await request.read()  # the app caps any body at 1 MiB (admin imports)
+    if len(raw) > MAX_BODY:  # a chunked body has no Content-Length to check first
+        raise BadRequest("body_too_large", f"the request body is over {MAX_BODY} bytes")
     if not raw.strip():
         return {}
     try:
@@ -117,6 +151,8 @@ def command_handler(route: CommandRoute) -> Callable[[web.Request], Awaitable[we
         key = request.headers.get("Idempotency-Key")
         if key and "request_id" not in body:
             body["request_id"] = key
+        if route.command is SignIn:
+            await _check_pin(request, body)
         if not isinstance(body.get("request_id"), str) or not body["request_id"].strip():
             raise BadRequest(
                 "request_id_required",
@@ -130,19 +166,38 @@ def command_handler(route: CommandRoute) -> Callable[[web.Request], Awaitable[we
         except msgspec.ValidationError as e:
             raise BadRequest("invalid_request", f"{route.operation_id}: {e}") from None
         reply = await request.app[writer_key].submit(cmd)
+        reply = with_status_path(request.app, request.app[writer_key].engine.state.tickets, reply)
         return json_response(reply)
 
     handle.__name__ = route.operation_id
     return handle
 
 
+async def _check_pin(request: web.Request, body: dict[str, Any]) -> None:
+    """签到 with a PIN: checked here and dropped, so that no PIN ever reaches the log."""
+    pin = body.pop("pin", None)
+    staff = body.get("staff")
+    if not isinstance(staff, str):
+        return  # the command's own check says what is wrong
+    if pin is not None and not isinstance(pin, str):
+        raise BadRequest("invalid_pin", "pin must be a string of digits")
+    accounts = request.app[accounts_key]
+    if pin is None:
+        if await asyncio.to_thread(accounts.has_pin, staff.strip()):
+            raise BadRequest("pin_required", "请输入 PIN / Enter your PIN to sign in")
+        return
+    await asyncio.to_thread(accounts.verify_pin, staff.strip(), pin)
+
+
 async def get_state(request: web.Request) -> web.Response:
     writer = request.app[writer_key]
     which = request.query.get("tickets", "waiting")
-    if which not in ("waiting", "all"):
-        raise BadRequest("invalid_query", "tickets must be 'waiting' or 'all'")
+    if which not in ("waiting", "all", "none"):
+        raise BadRequest("invalid_query", "tickets must be 'waiting', 'all' or 'none'")
     await writer.settled()
-    view = hall_view(writer.engine, writer.clock(), all_tickets=which == "all")
+    view = hall_view(
+        writer.engine, writer.clock(), all_tickets=which == "all", tickets_shown=which != "none"
+    )
     add_last_seen(view, request.app[drivers_key])
     return json_response(view)
 
@@ -152,7 +207,31 @@ async def get_ticket(request: web.Request) -> web.Response:
     await writer.settled()
     t = writer.engine.find_ticket(request.match_info["ticket"])
     waits = writer.engine.ticket_waits(writer.clock()) if t.status == "waiting" else {}
-    return json_response(ticket_view(t, waits.get(t.id)))
+    view = ticket_view(t, waits.get(t.id))
+    view["status_path"] = status_path(request.app, t)
+    return json_response(view)
+
+
+async def get_appointment(request: web.Request) -> web.Response:
+    """An appointment by its code, for check-in at a kiosk: its service and slot, no name."""
+    writer = request.app[writer_key]
+    code = request.match_info["code"].strip()
+    await writer.settled()
+    appt = writer.engine.state.appointments.get(code) if len(code) <= 64 else None
+    if appt is None:
+        raise NotFound(
+            "appointment_not_found", f"预约码 {code[:64]} 无效 / Appointment {code[:64]} was not found"
+        )
+    return json_response(
+        {
+            "code": appt.code,
+            "service": appt.service,
+            "day": appt.day,
+            "slot_start": appt.slot_start,
+            "slot_end": appt.slot_end,
+            "checked_in": appt.ticket is not None,
+        }
+    )
 
 
 def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -193,27 +272,34 @@ class BroadcastBody(msgspec.Struct, forbid_unknown_fields=True):
     request_id: str | None = None
 
 
-async def broadcast(request: web.Request) -> web.Response:
-    """广播: say free text in the hall (lost property, closing notices), after the calls waiting."""
+def queue_broadcast(app: web.Application, raw: dict[str, Any]) -> dict[str, Any]:
+    """广播: queue free text (lost property, closing notices) behind the calls waiting."""
     try:
-        body = msgspec.convert(await _read_body(request), BroadcastBody, strict=True)
+        body = msgspec.convert(raw, BroadcastBody, strict=True)
     except msgspec.ValidationError as e:
         raise BadRequest("invalid_request", f"broadcast: {e}") from None
     text = body.text.strip()
     if not 1 <= len(text) <= 500:
         raise BadRequest("invalid_text", "广播内容需 1-500 字 / The text must be 1-500 characters")
     if not 1 <= body.repeats <= 3:
-        raise BadRequest("invalid_repeats", "repeats must be 1-3")
-    voices = [d for d in request.app[drivers_key].drivers if isinstance(d, CallerVoice)]
+        raise BadRequest("invalid_repeats", "重复次数为 1-3 / repeats must be 1-3")
+    voices = [d for d in app[drivers_key].drivers if isinstance(d, CallerVoice)]
     if not voices:
         raise CommandRejected(
-            "no_voice", "本大厅未配置叫号语音 / This hall has no caller voice ([voice] settings)"
+            "no_voice",
+            "叫号语音未运行：请检查 [voice] 设置（修改后需重启） / The caller voice is not "
+            "running: check the [voice] settings (a change needs a restart)",
         )
     if not all(v.broadcast(text, body.repeats, body.force) for v in voices):
         raise CommandRejected(
             "voice_busy", "语音队列已满，请稍后再试 / The announcement queue is full; retry", 503
         )
-    return json_response({"ok": True, "queued": True, "text": text}, status=202)
+    return {"ok": True, "queued": True, "text": text}
+
+
+async def broadcast(request: web.Request) -> web.Response:
+    """POST /api/voice/broadcast."""
+    return json_response(queue_broadcast(request.app, await _read_body(request)), status=202)
 
 
 async def get_openapi(request: web.Request) -> web.Response:
@@ -232,6 +318,7 @@ async def feed(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     writer = request.app[writer_key]
     sub = request.app[bus_key].subscribe()
+    encoded = request.app[feed_frames_key]
     sent = 0
     try:
         await writer.settled()
@@ -262,7 +349,7 @@ async def feed(request: web.Request) -> web.WebSocketResponse:
                     continue
                 if record.seq <= sent:
                     continue
-                await _send(ws, {"type": "event", "seq": record.seq, "event": record_json(record)})
+                await ws.send_str(encoded(record))
                 sent = record.seq
             if sub.overflowed:
                 await _send(
@@ -295,10 +382,12 @@ async def _drain_client(ws: web.WebSocketResponse) -> None:
 
 
 def add_routes(app: web.Application) -> None:
+    app[feed_frames_key] = FeedFrames()
     for route in COMMAND_ROUTES:
         app.router.add_route(route.method, route.path, command_handler(route))
     app.router.add_get("/api/state", get_state)
     app.router.add_get("/api/tickets/{ticket}", get_ticket)
+    app.router.add_get("/api/appointments/{code}", get_appointment)
     app.router.add_get("/api/events", get_events)
     app.router.add_get("/api/health", get_health)
     app.router.add_get("/api/openapi.json", get_openapi)

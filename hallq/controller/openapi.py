@@ -43,8 +43,10 @@ def _errors(*codes: int) -> dict[str, Any]:
         str(code): {
             "description": {
                 400: "bad input",
+                401: "wrong PIN",
                 404: "not found",
                 409: "a hall rule refused it",
+                429: "locked after repeated wrong PINs",
                 503: "storage unavailable",
             }[code],
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -66,7 +68,21 @@ def build_openapi() -> dict[str, Any]:
             for k, v in body.get("properties", {}).items()
             if k not in (*route.path_params, "command")
         }
-        required = [k for k in body.get("required", []) if k in props]
+        # request_id is required, in the body or as the Idempotency-Key header.
+        required = [k for k in body.get("required", []) if k in props and k != "request_id"]
+        props["request_id"] = {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128,
+            "description": "required unless the Idempotency-Key header is sent",
+        }
+        errors = [400, 404, 409, 503]
+        if route.operation_id == "signIn":
+            props["pin"] = {
+                "type": "string",
+                "description": "the staff member's PIN, when one is set (checked, never logged)",
+            }
+            errors += [401, 429]
         schema = {
             "type": "object",
             "properties": props,
@@ -105,7 +121,7 @@ def build_openapi() -> dict[str, Any]:
                         "application/json": {"schema": {"$ref": "#/components/schemas/Reply"}}
                     },
                 },
-                **_errors(400, 404, 409, 503),
+                **_errors(*errors),
             },
         }
     paths["/api/state"] = {
@@ -117,14 +133,15 @@ def build_openapi() -> dict[str, Any]:
                     "name": "tickets",
                     "in": "query",
                     "required": False,
-                    "schema": {"type": "string", "enum": ["waiting", "all"]},
+                    "schema": {"type": "string", "enum": ["waiting", "all", "none"]},
                 }
             ],
             "responses": {
                 "200": {
                     "description": "the hall state",
                     "content": {"application/json": {"schema": {"type": "object"}}},
-                }
+                },
+                **_errors(400),
             },
         }
     }
@@ -144,6 +161,22 @@ def build_openapi() -> dict[str, Any]:
             },
         }
     }
+    paths["/api/appointments/{code}"] = {
+        "get": {
+            "operationId": "getAppointment",
+            "summary": "预约: an appointment's service and slot by its code (for kiosk check-in)",
+            "parameters": [
+                {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {
+                    "description": "the appointment (no personal data)",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                **_errors(404),
+            },
+        }
+    }
     paths["/api/events"] = {
         "get": {
             "operationId": "getEvents",
@@ -153,7 +186,7 @@ def build_openapi() -> dict[str, Any]:
                     "name": "after",
                     "in": "query",
                     "required": False,
-                    "schema": {"type": "integer", "minimum": 0},
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**62},
                 },
                 {
                     "name": "limit",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+
+import msgspec
 
 from hallq.drivers.base import DriverSet
 from hallq.hall.engine import Engine
@@ -47,11 +50,17 @@ def _minutes(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def hall_view(engine: Engine, now: float, all_tickets: bool = False) -> dict[str, Any]:
-    """Everything a screen, kiosk or terminal needs to draw the hall, versioned by `seq`."""
+def hall_view(
+    engine: Engine, now: float, all_tickets: bool = False, tickets_shown: bool = True
+) -> dict[str, Any]:
+    """Everything a screen, kiosk or terminal needs to draw the hall, versioned by `seq`.
+
+    `tickets_shown=False` leaves out the list of tickets (and the cost of each one's wait):
+    screens refresh their figures with it after every few events.
+    """
     cfg, st = engine.config, engine.state
     issue = engine.timetable.issue_status(now)
-    waits = engine.ticket_waits(now)
+    waits = engine.ticket_waits(now) if tickets_shown else {}
     outlooks = engine.outlooks()
     local = local_now(cfg, now)
     sessions = engine.timetable.sessions(local.date())
@@ -89,7 +98,9 @@ def hall_view(engine: Engine, now: float, all_tickets: bool = False) -> dict[str
         )
     windows = windows_view(engine, now)
     called = recent_calls_view(engine)
-    if all_tickets:
+    if not tickets_shown:
+        tickets = []
+    elif all_tickets:
         tickets = [ticket_view(t, waits.get(t.id)) for t in st.tickets.values()]
     else:
         # In calling order within each service, as a screen lists them.
@@ -108,7 +119,9 @@ def hall_view(engine: Engine, now: float, all_tickets: bool = False) -> dict[str
             "footer_en": cfg.hall.footer_en,
         },
         "day": st.day,
+        "config_digest": engine.config_digest,
         "local_time": local.isoformat(timespec="seconds"),
+        "utc_offset_minutes": round((local.utcoffset() or timedelta()).total_seconds() / 60),
         "hours": [f"{s.start:%H:%M}-{s.end:%H:%M}" for s in sessions],
         "issuing": {
             "open": issue.open,
@@ -134,6 +147,13 @@ def hall_view(engine: Engine, now: float, all_tickets: bool = False) -> dict[str
         ],
         "tickets": tickets,
         "priority": [{"code": p.code, "name": p.name, "name_en": p.name_en} for p in cfg.priority],
+        "screens": [msgspec.to_builtins(sc) for sc in cfg.screens],
+        "notices": [msgspec.to_builtins(nt) for nt in cfg.notices],
+        "away_thresholds_minutes": cfg.away.thresholds_minutes,
+        "booking_advice": cfg.appointments.booking_advice,
+        "booking_advice_en": cfg.appointments.booking_advice_en,
+        "bad_review_reasons": cfg.evaluation.bad_review_reasons,
+        "evaluation_window_minutes": cfg.evaluation.window_minutes,
         "evaluation_levels": [
             {"code": lv.code, "name": lv.name, "name_en": lv.name_en, "bad": lv.bad}
             for lv in cfg.evaluation.levels

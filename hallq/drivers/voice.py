@@ -554,6 +554,15 @@ class CallerVoice(Driver):
     def set_volume(self, volume: int) -> None:
         self.volume = max(0, min(100, volume))
 
+    def reconfigure(
+        self, *, volume: int, repeats: int, quiet_hours: Sequence[str], quiet_mode: QuietMode
+    ) -> None:
+        """Take the admin page's new voice settings at once (the next announcement uses them)."""
+        self.set_volume(volume)
+        self.repeats = max(1, repeats)
+        self.quiet_spans = parse_quiet_hours(quiet_hours)
+        self.quiet_mode = quiet_mode
+
     def is_quiet(self, now: float | None = None) -> bool:
         if not self.quiet_spans:
             return False

@@ -127,6 +127,18 @@ class ReportDeviceHealth(Command, tag="reportDeviceHealth", kw_only=True):
     reason_en: str = ""
 
 
+class ChangeConfig(Command, tag="changeConfig", kw_only=True):
+    """Replace the hall's configuration (the admin page's edits, an import, a hand edit).
+
+    `text` is the whole configuration as TOML. `base_digest`, when given, must be the digest
+    of the configuration the edit started from, so that two editors never overwrite each other.
+    """
+
+    text: str
+    base_digest: str = ""
+    by: str = ""
+
+
 class Tick(Command, tag="tick", kw_only=True):
     """Sent by the controller's clock: starts a new business day promptly at midnight."""
 
@@ -152,6 +164,7 @@ AnyCommand = (
     | CancelAppointment
     | ReportDeviceHealth
     | RecordPrint
+    | ChangeConfig
     | Tick
 )
 

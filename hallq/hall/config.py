@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import tomllib
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import date, time
 from functools import cached_property
@@ -37,6 +38,9 @@ class HallInfo(_Section, kw_only=True):
     timezone: str = "Asia/Shanghai"
     footer: str = ""
     footer_en: str = ""
+    # How phones on the hall's network reach the controller, for the ticket's QR code
+    # (e.g. "http://10.0.0.2:8080"); empty: the address the kiosk uses.
+    public_url: str = ""
 
 
 class Season(_Section, kw_only=True):
@@ -119,6 +123,10 @@ class AppointmentRules(_Section, kw_only=True):
     early_minutes: int = 30
     late_minutes: int = 15
     late_arrival: Literal["walk_in", "refuse"] = "walk_in"
+    # 最多跑一次: what the kiosk offers a citizen whose wait would run past closing, e.g.
+    # "扫描门口二维码或拨打 12345 预约明天的号". Empty: a general suggestion to book another day.
+    booking_advice: str = ""
+    booking_advice_en: str = ""
 
 
 class AwayRules(_Section, kw_only=True):
@@ -155,6 +163,38 @@ class Staff(_Section, kw_only=True):
     id: str
     name: str
     windows: list[int] = []
+
+
+ScreenLayout = Literal["hall", "window-top", "led"]
+
+
+class Screen(_Section, kw_only=True):
+    """A hall screen (`/screen/{id}`): a TV or monitor showing one layout."""
+
+    id: str
+    name: str = ""
+    layout: ScreenLayout = "hall"
+    window: int | None = None  # window-top: the window it hangs over
+    windows: list[int] = []  # hall: the windows shown (empty: all)
+    services: list[str] = []  # hall: the services shown (empty: all)
+    theme: Literal["dark", "light", "contrast"] = "dark"
+    language: Literal["zh", "en", "zh+en"] = "zh+en"
+    # When the screen is lit: spans such as "08:00-17:30" on the days the hall is open.
+    # Empty: from `lead_minutes` before the first session to 10 minutes after the last.
+    on_hours: list[str] = []
+    lead_minutes: int = 30
+    recent_calls: int = 6
+
+
+class Notice(_Section, kw_only=True):
+    """A notice (公告) scrolled on screens, shown between two dates and in daily spans."""
+
+    text: str
+    text_en: str = ""
+    screens: list[str] = []  # screen ids; empty: every screen that shows notices
+    starts: str = ""  # "2026-11-20" (first day shown); empty: already
+    ends: str = ""  # "2026-11-30" (last day shown); empty: until removed
+    hours: list[str] = []  # daily spans such as "08:00-12:00"; empty: all day
 
 
 class LedBoard(_Section, kw_only=True):
@@ -246,11 +286,13 @@ class Buttons(_Section, kw_only=True):
 
 
 class ScheduledBroadcast(_Section, kw_only=True):
-    """A broadcast said at a time on each day the hall is open, e.g. a closing notice."""
+    """A broadcast said at a time on each day the hall is open, e.g. a closing notice;
+    with `date`, said once on that day only (the admin page's "broadcast at a time")."""
 
     at: str  # "16:35", the hall's local time
     text: str
     repeats: int = 1
+    date: str = ""  # "2026-11-23": that day only (even if the hall is closed); empty: daily
 
 
 class Kiosk(_Section, kw_only=True):
@@ -296,6 +338,8 @@ class HallConfig(_Section, kw_only=True, dict=True):
     buttons: Buttons | None = None
     kiosks: list[Kiosk] = []
     keypad_buses: list[KeypadBusConfig] = []
+    screens: list[Screen] = []
+    notices: list[Notice] = []
 
     # Look-ups used on every command, built once per loaded configuration.
     @cached_property
@@ -400,6 +444,15 @@ class _Problems:
 
     def add(self, path: str, message: str) -> None:
         self.items.append((path, message))
+
+
+def _check_date(p: _Problems, path: str, value: str) -> None:
+    """An optional single date ("" is allowed: no date)."""
+    if value:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            p.add(path, 'use a date such as "2026-11-30"')
 
 
 def _check_sessions(p: _Problems, path: str, spans: list[str]) -> None:
@@ -579,6 +632,7 @@ def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
                 p.add(f"voice.schedule[{i}].text", "1-500 characters")
             if not 1 <= item.repeats <= 3:
                 p.add(f"voice.schedule[{i}].repeats", "must be 1-3")
+            _check_date(p, f"voice.schedule[{i}].date", item.date)
         if v.template and ("{ticket}" not in v.template or "{window}" not in v.template):
             p.add("voice.template", "a template needs both {ticket} and {window}")
     kiosk_names: set[str] = set()
@@ -624,7 +678,53 @@ def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
         for n in st.windows:
             if n not in numbers:
                 p.add(f"staff[{i}].windows", f"there is no window {n}")
+    _check_screens(p, cfg, numbers)
     return p.items
+
+
+_SCREEN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+
+def _check_screens(p: _Problems, cfg: HallConfig, numbers: Container[int]) -> None:
+    ids: set[str] = set()
+    codes = {s.code for s in cfg.services}
+    for i, sc in enumerate(cfg.screens):
+        at = f"screens[{i}]"
+        if not _SCREEN_ID.match(sc.id):
+            p.add(f"{at}.id", 'use lower-case letters, digits and "-", e.g. "hall-east"')
+        elif sc.id in ids:
+            p.add(f"{at}.id", f'"{sc.id}" is already the id of another screen')
+        ids.add(sc.id)
+        if sc.layout == "window-top":
+            if sc.window is None:
+                p.add(f"{at}.window", "a window-top screen needs the window it hangs over")
+            elif sc.window not in numbers:
+                p.add(f"{at}.window", f"there is no window {sc.window}")
+        for n in sc.windows:
+            if n not in numbers:
+                p.add(f"{at}.windows", f"there is no window {n}")
+        for code in sc.services:
+            if code not in codes:
+                p.add(f"{at}.services", f'there is no service "{code}"')
+        _check_sessions(p, f"{at}.on_hours", sc.on_hours)
+        if not 0 <= sc.lead_minutes <= 240:
+            p.add(f"{at}.lead_minutes", "must be between 0 and 240 minutes")
+        if not 1 <= sc.recent_calls <= 20:
+            p.add(f"{at}.recent_calls", "must be between 1 and 20")
+    for i, nt in enumerate(cfg.notices):
+        at = f"notices[{i}]"
+        if not nt.text.strip():
+            p.add(f"{at}.text", "a notice needs some text")
+        elif len(nt.text) > 500 or len(nt.text_en) > 1000:
+            p.add(f"{at}.text", "a notice is at most 500 characters (text_en: 1000)")
+        for sid in nt.screens:
+            if sid not in ids:
+                p.add(f"{at}.screens", f'there is no screen "{sid}"')
+        for end in ("starts", "ends"):
+            _check_date(p, f"{at}.{end}", getattr(nt, end))
+        if nt.starts and nt.ends and nt.starts > nt.ends:
+            p.add(f"{at}.ends", "ends before it starts")
+        _check_sessions(p, f"{at}.hours", nt.hours)
 
 
 def _check_keypad_bus(
@@ -773,6 +873,43 @@ def parse_config(text: str, source: str = "<config>") -> HallConfig:
     if problems:
         raise ConfigError([_locate(text, source, path, msg) for path, msg in problems])
     return cfg
+
+
+def config_from_data(data: Any, source: str = "<config>") -> HallConfig:
+    """Check configuration given as JSON-like data (the admin page's edits): field paths, no lines."""
+    try:
+        cfg = msgspec.convert(data, HallConfig, strict=True)
+    except msgspec.ValidationError as e:
+        path, message = _describe_type_error(str(e))
+        if message == "unknown setting (misspelt?)":
+            message += _allowed_fields(path)
+        raise ConfigError([f"{source}: {path}: {message}" if path else f"{source}: {message}"]) from None
+    problems = _check_semantics(cfg)
+    if problems:
+        raise ConfigError([f"{source}: {path}: {msg}" for path, msg in problems])
+    return cfg
+
+
+def config_data(cfg: HallConfig) -> dict[str, Any]:
+    """The configuration as JSON-like data, the TOML names kept ("from", not "from_")."""
+    data: dict[str, Any] = _without_none(msgspec.to_builtins(cfg))
+    return data
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def config_toml(cfg: HallConfig, header: str = "") -> str:
+    """The configuration as TOML text that `parse_config` reads back to an equal config."""
+    import tomli_w  # only the admin page writes configuration
+
+    text = tomli_w.dumps(config_data(cfg))
+    return (header + "\n" + text) if header else text
 
 
 def load_config(path: str | Path) -> HallConfig:

@@ -15,13 +15,14 @@ from typing import Any
 
 import msgspec
 
-from hallq.errors import BadRequest, CommandRejected, NotFound
+from hallq.errors import BadRequest, CommandRejected, ConfigError, NotFound
 from hallq.hall import commands as c
 from hallq.hall import events as e
-from hallq.hall.config import HallConfig
+from hallq.hall.config import HallConfig, parse_config
 from hallq.hall.estimate import ServiceOutlook, outlook, outlooks, ticket_waits
 from hallq.hall.policy import choose_next, ranked, sort_key, ticket_rank
 from hallq.hall.queues import WaitingQueues
+from hallq.hall.reconfigure import changed_sections, config_digest, config_from_log, conflicts
 from hallq.hall.schedule import Timetable, business_day
 from hallq.hall.state import (
     NORMAL_RANK,
@@ -87,14 +88,13 @@ class Engine:
     """The single place where hall rules are applied. Not thread-safe: one writer owns it."""
 
     def __init__(self, config: HallConfig, state: HallState | None = None) -> None:
-        self.config = config
-        self.timetable = Timetable(config)
         self.state = state if state is not None else HallState()
         self.queues = WaitingQueues((), {})
         self.by_display: dict[str, int] = {}
         self._recent: OrderedDict[str, tuple[str, dict[str, Any] | None, CommandRejected | None]]
         self._recent = OrderedDict()
-        self._ranks = {p.code: p.rank for p in config.priority}
+        self._pending_config: tuple[str, HallConfig] | None = None
+        self._use_config(self._logged_config() or config)
         self._reindex()
         self._deciders: dict[type[c.Command], Callable[[Any, float], list[e.Event]]] = {
             c.IssueTicket: self._issue,
@@ -117,6 +117,7 @@ class Engine:
             c.CancelAppointment: self._cancel_appointment,
             c.ReportDeviceHealth: self._device_health,
             c.RecordPrint: self._record_print,
+            c.ChangeConfig: self._change_config,
             c.Tick: lambda cmd, now: [],
         }
 
@@ -175,7 +176,26 @@ class Engine:
         """Replace the state wholesale (from a snapshot), rebuilding the indexes."""
         self.state = state
         self._recent.clear()
+        logged = self._logged_config()
+        if logged is not None:
+            self._use_config(logged)
         self._reindex()
+
+    @property
+    def config_digest(self) -> str:
+        return self._digest
+
+    def _use_config(self, config: HallConfig) -> None:
+        self.config = config
+        self.timetable = Timetable(config)
+        self._ranks = {p.code: p.rank for p in config.priority}
+        self._digest = config_digest(config)
+
+    def _logged_config(self) -> HallConfig | None:
+        """The configuration last changed through the controller, if any (it beats the file)."""
+        if not self.state.config_text:
+            return None
+        return config_from_log(self.state.config_text)
 
     # ------------------------------------------------------------ reading
 
@@ -200,6 +220,11 @@ class Engine:
 
     def ticket_waits(self, now: float) -> dict[int, tuple[int, float | None]]:
         return ticket_waits(self.config, self.state, self.waiting, self._ranks, now)
+
+    @property
+    def ranks(self) -> dict[str, int]:
+        """Priority category → rank, for `policy.ranked`."""
+        return self._ranks
 
     def rank(self, t: Ticket) -> int:
         return ticket_rank(t, self._ranks)
@@ -803,6 +828,31 @@ class Engine:
             )
         ]
 
+    def _change_config(self, cmd: c.ChangeConfig, now: float) -> list[e.Event]:
+        if cmd.base_digest and cmd.base_digest != self._digest:
+            raise CommandRejected(
+                "config_changed_meanwhile",
+                "配置已被他人修改，请刷新后重试 / The configuration was changed meanwhile; "
+                "reload it and make your edit again",
+                409,
+            )
+        try:
+            new = parse_config(cmd.text, "配置 / configuration")
+        except ConfigError as err:
+            raise BadRequest("invalid_config", "; ".join(err.problems)) from None
+        problems = conflicts(new, self.state)
+        if problems:
+            raise CommandRejected("config_conflict", "; ".join(problems), 409)
+        digest = config_digest(new)
+        if digest == self._digest:
+            return []
+        self._pending_config = (cmd.text, new)
+        return [
+            e.ConfigChanged(
+                text=cmd.text, digest=digest, by=cmd.by, changed=changed_sections(self.config, new)
+            )
+        ]
+
     def _device_health(self, cmd: c.ReportDeviceHealth, now: float) -> list[e.Event]:
         if not 1 <= len(cmd.device) <= 64 or not cmd.device.isprintable():
             raise BadRequest("invalid_device", "a device name is 1-64 printable characters")
@@ -836,6 +886,15 @@ class Engine:
         if ws is None:
             ws = self.state.windows[number] = WindowState(number=number)
         return ws
+
+    def _a_config(self, ev: e.ConfigChanged, ts: float) -> None:
+        pending, self._pending_config = self._pending_config, None
+        new = pending[1] if pending and pending[0] == ev.text else config_from_log(ev.text)
+        self.state.config_text, self.state.config_digest = ev.text, ev.digest
+        self.state.config_changed_at = ts
+        if new is not None:
+            self._use_config(new)
+            self._reindex()  # ranks of priority classes may have changed
 
     def _a_day(self, ev: e.DayStarted, ts: float) -> None:
         s = self.state
@@ -1029,6 +1088,7 @@ _APPLY: dict[type[e.Event], Callable[[Engine, Any, float], None]] = {
     e.WindowResumed: Engine._a_resumed,
     e.AppointmentBooked: Engine._a_booked,
     e.AppointmentCancelled: Engine._a_appt_cancelled,
+    e.ConfigChanged: Engine._a_config,
 }
 
 _STATUS_ZH = {

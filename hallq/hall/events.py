@@ -172,6 +172,15 @@ class DeviceHealthChanged(Event, tag="device_health_changed", kw_only=True):
     reason_en: str = ""
 
 
+class ConfigChanged(Event, tag="config_changed", kw_only=True):
+    """The hall's configuration was replaced; `text` is the whole new configuration (TOML)."""
+
+    text: str
+    digest: str
+    by: str = ""
+    changed: list[str] = []  # the top-level sections that differ, for people reading the log
+
+
 AnyEvent = (
     DayStarted
     | TicketIssued
@@ -193,6 +202,7 @@ AnyEvent = (
     | AppointmentCancelled
     | DeviceHealthChanged
     | TicketPrintRecorded
+    | ConfigChanged
 )
 
 

@@ -123,6 +123,11 @@ class HallState(msgspec.Struct, kw_only=True, gc=False):
     rates: dict[str, ServiceRate] = {}
     requests: dict[str, RequestEntry] = {}
     devices: dict[str, DeviceState] = {}
+    # The configuration last set through the controller (ChangeConfig), as TOML; empty: the
+    # configuration file the controller started with has never been changed through it.
+    config_text: str = ""
+    config_digest: str = ""
+    config_changed_at: float = 0.0
 
 
 snapshot_encoder = msgspec.json.Encoder()

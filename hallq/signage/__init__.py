@@ -1,1 +1,0 @@
-"""Hall screens, window screens, LED content and the local web pages (issue 4)."""
