@@ -141,4 +141,4 @@ def small_config() -> HallConfig:
 def make_engine() -> Callable[[HallConfig], Engine]:
     """A factory of fresh engines: `make_engine(small_config)`."""
     return Engine
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.centraldb"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from hallq.controller.passwords import hash_secret, verify_secret
+from hallq.passwords import hash_secret, verify_secret
 from hallq.errors import BadRequest, CommandRejected
 
 Role = Literal["admin", "staff"]
