@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, str] = {
     "devices": "from a call accepted to the LED frame written, 60 windows",
     "web": "from a call to its feed message at 200 clients, and to the number on a browser screen",
     "kiosk": "a kiosk process: start to the hall shown, and idle CPU on the home screen",
+    "central": "central server: events/s from 100 halls (SQLite, PostgreSQL), hall-to-central lag",
 }
 
 

@@ -329,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     kiosk.add_argument("--size", help="window size, e.g. 800x480 (full screen: the panel's)")
     kiosk.add_argument("--preview", help="simulated printer: draw each ticket as a PNG here")
     kiosk.set_defaults(func=cmd_kiosk)
+
+    from hallq.central.cli import add_central_parser
+
+    add_central_parser(sub)
     return parser
 
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from hallq.passwords import hash_secret, verify_secret
 from hallq.errors import BadRequest, CommandRejected
+from hallq.passwords import hash_secret, verify_secret
 
 Role = Literal["admin", "staff"]
 ROLES: tuple[Role, ...] = ("admin", "staff")

@@ -32,6 +32,7 @@ from hallq.controller.bus import EventBus, Notice
 from hallq.controller.config_file import ConfigFile, fingerprint
 from hallq.controller.openapi import build_openapi
 from hallq.controller.store import EventLog
+from hallq.controller.uplink import Uplink, add_uplink_routes, uplink_key
 from hallq.controller.views import boards_view
 from hallq.controller.writer import HallWriter
 from hallq.drivers.base import DeviceReport, DriverSet
@@ -80,6 +81,8 @@ def create_app(
     app[accounts_key] = Accounts(data / "accounts.sqlite3", clock)
     config_file = ConfigFile(config_path, data)
     app[config_file_key] = config_file
+    uplink = Uplink(writer, data)  # ships the log to the central server ([uplink])
+    app[uplink_key] = uplink
 
     async def committed_boards() -> dict[str, Any]:
         await writer.settled()  # nothing awaited between this and the view: committed state
@@ -118,6 +121,7 @@ def create_app(
             gc.freeze()
         await writer.start()
         await _reconcile_config(writer, config_file)
+        await uplink.start()
         saver = _ConfigSaver(writer, config_file, devices)
         writer.listeners.append(saver.offer)
         if app[accounts_key].needs_setup():
@@ -136,6 +140,7 @@ def create_app(
         voices = [d for d in devices.drivers if isinstance(d, CallerVoice)]
         scheduler = asyncio.create_task(_broadcast_schedule(writer, voices))
         yield
+        await uplink.stop()
         scheduler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await scheduler
@@ -156,6 +161,7 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     add_routes(app)
+    add_uplink_routes(app)
     add_web_routes(app)
     return app
 

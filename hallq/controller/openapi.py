@@ -38,6 +38,44 @@ _REPLY = {
 }
 
 
+_UPLINK = {
+    "type": "object",
+    "required": [
+        "configured",
+        "url",
+        "status",
+        "acked",
+        "last_seq",
+        "backlog",
+        "lag_seconds",
+        "last_ok_at",
+        "last_error",
+        "next_try_at",
+    ],
+    "properties": {
+        "configured": {"type": "boolean", "description": "the configuration has [uplink]"},
+        "url": {"type": ["string", "null"], "description": "the central server"},
+        "status": {
+            "type": "string",
+            "enum": ["off", "starting", "ok", "offline", "refused", "error", "no_token"],
+        },
+        "acked": {
+            "type": ["integer", "null"],
+            "description": "the last sequence number the central server has (null: not known yet)",
+        },
+        "last_seq": {"type": "integer", "description": "the newest event in the hall's log"},
+        "backlog": {"type": ["integer", "null"], "description": "events not yet at the central"},
+        "lag_seconds": {
+            "type": ["number", "null"],
+            "description": "age of the oldest event not yet shipped; 0 when caught up",
+        },
+        "last_ok_at": {"type": ["number", "null"], "description": "last batch accepted (epoch s)"},
+        "last_error": {"type": "string", "description": "the last trouble, for a person"},
+        "next_try_at": {"type": ["number", "null"], "description": "the next try after trouble"},
+    },
+}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     return {
         str(code): {
@@ -244,6 +282,18 @@ def build_openapi() -> dict[str, Any]:
             "responses": {
                 "202": {"description": "queued"},
                 **_errors(400, 409, 503),
+            },
+        }
+    }
+    paths["/api/uplink"] = {
+        "get": {
+            "operationId": "getUplink",
+            "summary": "The uplink to the central server: status, position and lag (docs/UPLINK.md)",
+            "responses": {
+                "200": {
+                    "description": "the uplink",
+                    "content": {"application/json": {"schema": _UPLINK}},
+                }
             },
         }
     }

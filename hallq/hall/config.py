@@ -16,11 +16,13 @@ from datetime import date, time
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
 from hallq.errors import ConfigError
+from hallq.hall.shipping import MAX_BATCH_RECORDS
 from hallq.hall.tomllines import line_of
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -321,6 +323,20 @@ class Voice(_Section, kw_only=True):
     schedule: list[ScheduledBroadcast] = []
 
 
+class UplinkSettings(_Section, kw_only=True):
+    """Where the controller ships its event log: the central server (docs/UPLINK.md).
+
+    The hall's token is a secret and never lives here: it is read from `token_file`
+    (relative to the controller's data folder) or the HALLQ_UPLINK_TOKEN environment variable.
+    """
+
+    url: str  # the central server, e.g. "https://hallq.example.gov.cn"
+    token_file: str = "uplink.token"
+    batch_records: int = 2000
+    timeout_seconds: float = 10.0
+    max_backoff_seconds: float = 60.0
+
+
 class HallConfig(_Section, kw_only=True, dict=True):
     hall: HallInfo
     hours: Hours = msgspec.field(default_factory=Hours)
@@ -340,6 +356,7 @@ class HallConfig(_Section, kw_only=True, dict=True):
     keypad_buses: list[KeypadBusConfig] = []
     screens: list[Screen] = []
     notices: list[Notice] = []
+    uplink: UplinkSettings | None = None
 
     # Look-ups used on every command, built once per loaded configuration.
     @cached_property
@@ -679,7 +696,49 @@ def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
             if n not in numbers:
                 p.add(f"staff[{i}].windows", f"there is no window {n}")
     _check_screens(p, cfg, numbers)
+    if cfg.uplink is not None:
+        _check_uplink(p, cfg.uplink)
     return p.items
+
+
+def _check_uplink(p: _Problems, up: UplinkSettings) -> None:
+    problem = uplink_url_problem(up.url)
+    if problem:
+        p.add("uplink.url", problem)
+    name = up.token_file.strip()
+    if not name or "\n" in name or "\0" in name:
+        p.add("uplink.token_file", 'the file holding the hall\'s token, e.g. "uplink.token"')
+    if not 1 <= up.batch_records <= MAX_BATCH_RECORDS:
+        p.add("uplink.batch_records", f"must be 1-{MAX_BATCH_RECORDS} events a batch")
+    if not 0.5 <= up.timeout_seconds <= 600:
+        p.add("uplink.timeout_seconds", "must be 0.5-600 seconds")
+    if not 0.5 <= up.max_backoff_seconds <= 3600:
+        p.add("uplink.max_backoff_seconds", "must be 0.5-3600 seconds")
+
+
+def uplink_url_problem(url: str) -> str:
+    """What is wrong with a central server's address ("" when nothing is)."""
+    example = 'write the central server\'s address, e.g. "https://hallq.example.gov.cn"'
+    text = url.strip()
+    if text != url or not text.isprintable() or " " in text:
+        return f"{example} (no spaces)"
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return example
+    if parts.scheme not in ("http", "https"):
+        return f"{example}: it starts with http:// or https://"
+    if not parts.hostname:
+        return f"{example}: the server's name is missing"
+    if parts.username is not None or parts.password is not None:
+        return (
+            "no user or password in the address: the hall's token goes in the token file "
+            "(uplink.token_file)"
+        )
+    if parts.query or parts.fragment:
+        return f"{example}: no ?query or #fragment"
+    return ""
 
 
 _SCREEN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -846,6 +905,16 @@ def _allowed_fields(path: str) -> str:
     return "; allowed: " + ", ".join(names)
 
 
+def _unknown_setting(path: str) -> str:
+    if path == "uplink.token":
+        return (
+            "the hall's token is a secret and never goes in the configuration (it is shown, "
+            "exported and sent to the central server): put it in the file named by "
+            "uplink.token_file (default uplink.token in the data folder) and remove it here"
+        )
+    return "unknown setting (misspelt?)" + _allowed_fields(path)
+
+
 def _struct_in(t: Any) -> type[msgspec.Struct] | None:
     if isinstance(t, type) and issubclass(t, msgspec.Struct):
         return t
@@ -867,7 +936,7 @@ def parse_config(text: str, source: str = "<config>") -> HallConfig:
     except msgspec.ValidationError as e:
         path, message = _describe_type_error(str(e))
         if message == "unknown setting (misspelt?)":
-            message += _allowed_fields(path)
+            message = _unknown_setting(path)
         raise ConfigError([_locate(text, source, path, message)]) from None
     problems = _check_semantics(cfg)
     if problems:
@@ -882,8 +951,10 @@ def config_from_data(data: Any, source: str = "<config>") -> HallConfig:
     except msgspec.ValidationError as e:
         path, message = _describe_type_error(str(e))
         if message == "unknown setting (misspelt?)":
-            message += _allowed_fields(path)
-        raise ConfigError([f"{source}: {path}: {message}" if path else f"{source}: {message}"]) from None
+            message = _unknown_setting(path)
+        raise ConfigError(
+            [f"{source}: {path}: {message}" if path else f"{source}: {message}"]
+        ) from None
     problems = _check_semantics(cfg)
     if problems:
         raise ConfigError([f"{source}: {path}: {msg}" for path, msg in problems])

@@ -77,7 +77,7 @@ function content(view, feed) {
       el("tbody", {}, ...queueRows)));
 
   const deviceRows = view.devices.map((d) => el("tr", { "data-device": d.device },
-    el("td", { class: "nowrap" }, d.device, el("div", { class: "reason" }, d.kind)),
+    el("td", { class: "nowrap" }, deviceName(d), el("div", { class: "reason" }, kindName(d.kind))),
     el("td", {}, pill(d.status, healthText(d.status))),
     el("td", {}, tr(d.reason, d.reason_en) || "—", el("div", { class: "reason" }, tr("自 ", "since ") + timeText(d.since, offset)))));
   const devices = el("section", { class: "panel" }, el("h2", {}, tr("设备", "Devices")),
@@ -88,6 +88,25 @@ function content(view, feed) {
       : el("p", { class: "reason" }, tr("尚无设备报告状态。", "No device has reported yet.")));
 
   return [stats, el("div", { class: "columns" }, windows, el("div", {}, queues, devices))];
+}
+
+// The kinds of device in the hall's words; an unknown kind is shown as it is.
+const KINDS = {
+  uplink: ["中心服务器上传", "Uplink to the central server"],
+  printer: ["打印机", "Printer"],
+  voice: ["叫号语音", "Caller voice"],
+  led: ["LED 屏", "LED board"],
+  keypad: ["呼叫器", "Keypad"],
+  buttons: ["按键", "Buttons"],
+};
+
+function kindName(kind) {
+  const k = KINDS[kind];
+  return k ? tr(k[0], k[1]) : kind;
+}
+
+function deviceName(d) {
+  return d.device === d.kind && KINDS[d.kind] ? kindName(d.kind) : d.device;
 }
 
 function stat(label, value, kind = "", note = "") {
