@@ -11,11 +11,12 @@ PYTEST_ARGS ?=
 # changes, so everyday runs skip pip (and apt) entirely.
 SETUP_INPUTS := pyproject.toml constraints.txt scripts/bootstrap.sh scripts/debian-packages.txt
 
-.PHONY: help run test lint typecheck bench clean
+.PHONY: help run central test lint typecheck bench clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run [ARGS=...]          start hallq (demo hall with no ARGS)"
+	@echo "make central [ARGS=...]      a demo central server the demo hall reports to"
 	@echo "make test [PYTEST_ARGS=...]  lint + typecheck + pytest"
 	@echo "make lint | typecheck | bench | clean"
 
@@ -31,6 +32,10 @@ $(VENV)/.stamp-dev: $(SETUP_INPUTS) scripts/debian-packages-dev.txt
 # exec: Ctrl-C and systemd's signals reach hallq directly, not a shell.
 run: $(VENV)/.stamp-runtime
 	exec $(BIN)/hallq run $(ARGS)
+
+# The demo central server (docs/CENTRAL.md); the demo hall (make run) reports to it.
+central: $(VENV)/.stamp-runtime
+	exec $(BIN)/hallq central run --demo $(ARGS)
 
 # wildcard: ruff errors on a missing path, and git keeps no empty bench/.
 lint: $(VENV)/.stamp-dev

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 import time
 import uuid
@@ -14,17 +13,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from hallq import __version__
 from hallq.controller.store import EventLog
 from hallq.errors import ConfigError, StorageError
-from hallq.hall.config import HallConfig, demo_config_path, load_config
+from hallq.hall.config import HallConfig, UplinkSettings, demo_config_path, load_config
 from hallq.hall.schedule import Timetable, local_now
 from hallq.hall.tomllines import line_of
+from hallq.serving import DEMO_CENTRAL_PORT, state_dir
 
 
 def _default_data_dir(demo: bool) -> Path:
-    base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "hallq"
-    return base / ("demo" if demo else "hall")
+    return state_dir() / ("demo" if demo else "hall")
 
 
 def _demo_clock(cfg: HallConfig, data_dir: Path) -> tuple[Callable[[], float], str]:
@@ -125,9 +126,8 @@ def _demo_accounts(cfg: HallConfig) -> Callable[[Any], AsyncIterator[None]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from hallq.controller.app import create_app
+    from hallq.serving import base_url, log_to_stderr, serve
 
     demo = args.config is None
     data_dir = Path(args.data_dir) if args.data_dir else _default_data_dir(demo)
@@ -138,6 +138,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"hallq: the configuration has errors:\n{e}", file=sys.stderr)
         return 2
     config_file = path
+    central_note = ""
+    if demo and cfg.uplink is None and (data_dir / "uplink.token").exists():
+        # `hallq central run --demo` (make central) left the demo hall a token: report there.
+        central = f"http://127.0.0.1:{DEMO_CENTRAL_PORT}"
+        cfg = msgspec.structs.replace(cfg, uplink=UplinkSettings(url=central))
+        central_note = f"{central}/  (the demo central server: make central)"
     clock: Callable[[], float] = time.time
     note = ""
     if demo and not args.real_clock:
@@ -146,9 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except StorageError as e:
             print(f"hallq: {e}", file=sys.stderr)
             return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_to_stderr()
     try:
         app = create_app(cfg, data_dir, clock=clock, freeze_gc=True, config_path=config_file)
     except StorageError as e:
@@ -160,8 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if demo:
         app.cleanup_ctx.insert(0, _demo_accounts(cfg))  # before the "no admin yet" check
         app.cleanup_ctx.append(_demo_staff(cfg))
-    shown = "localhost" if args.host in ("0.0.0.0", "::", "") else args.host
-    base = f"http://{shown}:{args.port}"
+    shown, base = base_url(args.host, args.port)
     print(f"hallq {__version__}: {cfg.hall.name} ({cfg.hall.id})")
     print(f"  configuration  {path}")
     print(f"  event log      {data_dir / 'events.sqlite3'}")
@@ -171,6 +174,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"  hall screen    {base}/screen/{cfg.screens[0].id if cfg.screens else 'window-1'}")
     print(f"  window 1       {base}/window/1      evaluator {base}/evaluate/1")
     print(f"  admin          {base}/admin")
+    if central_note:
+        print(f"  reports to     {central_note}")
     print(f"  hall state     {base}/api/state")
     print(f"  API document   {base}/api/openapi.json")
     print(f"  live feed      ws://{shown}:{args.port}/api/feed")
@@ -179,17 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f'-d \'{{"request_id": "t1", "service": "{cfg.services[0].code}"}}\'',
         flush=True,
     )
-    _fast_event_loop()
     try:
-        web.run_app(
-            app,
-            host=args.host,
-            port=args.port,
-            print=None,
-            handle_signals=True,
-            # One line per request costs about a tenth of a call's time; off unless asked.
-            access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
-        )
+        serve(app, args.host, args.port, args.access_log)
     except OSError as e:
         print(
             f"hallq: cannot listen on {args.host}:{args.port}: {e.strerror or e}; "
@@ -198,15 +194,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return 2
     return 0
-
-
-def _fast_event_loop() -> None:
-    """Use uvloop where it is installed: the same asyncio, with HTTP handled in about half the time."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency; this is for odd platforms
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -317,9 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     vp_build.set_defaults(func=cmd_voicepack_build)
 
     kiosk = sub.add_parser("kiosk", help="run a touch ticket kiosk (取号机; docs/KIOSK.md)")
-    kiosk.add_argument(
-        "--controller", default="http://127.0.0.1:8080", help="the controller's URL"
-    )
+    kiosk.add_argument("--controller", default="http://127.0.0.1:8080", help="the controller's URL")
     kiosk.add_argument("--kiosk", help="this kiosk's name in [[kiosks]] (default: the first)")
     kiosk.add_argument(
         "--config", help="hall configuration with the [[kiosks]] entry; default: the demo hall"

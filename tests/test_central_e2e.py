@@ -204,3 +204,30 @@ async def test_a_revoked_token_is_refused_and_the_hall_shows_it(
         assert "token" in writer.engine.state.devices["uplink"].reason_en.lower()
     finally:
         await hall.close()
+
+
+async def test_the_demo_central_server_knows_the_demo_hall(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hallq central run --demo`: logins, the demo hall, and its token where `hallq run` looks."""
+    from hallq.central.cli import _seed_demo
+    from hallq.central.halls import authenticate
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    db = await connect(f"sqlite:///{tmp_path / 'central.sqlite3'}")
+    try:
+        await migrate(db)
+        lines: list[str] = []
+        assert await _seed_demo(db, lines) == 0
+        token_file = tmp_path / "state" / "hallq" / "demo" / "uplink.token"
+        token = token_file.read_text().strip()
+        assert await authenticate(db, token, time.time()) == "demo-szq"
+        assert token_file.stat().st_mode & 0o077 == 0
+        users = {r["username"]: r["role"] for r in await db.fetch("SELECT * FROM users")}
+        assert users == {"admin": "city_admin", "manager": "hall_manager"}
+        # Started again: the same token stays good, nothing is added twice.
+        assert await _seed_demo(db, []) == 0
+        assert token_file.read_text().strip() == token
+        assert await db.fetchval("SELECT count(*) FROM hall_tokens") == 1
+    finally:
+        await db.close()

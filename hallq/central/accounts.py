@@ -20,33 +20,31 @@ from typing import Any, Literal
 
 from hallq.central.db import Database, Row
 from hallq.errors import BadRequest, CommandRejected, NotFound
+from hallq.logins import (
+    DUMMY_HASH,
+    LOCK_SECONDS,
+    SESSION_MAX_SECONDS,
+    after_failure,
+    locked,
+    setup_locked,
+)
+
+# The login policy is shared with the hall controller (hallq.logins), and named here as before.
+from hallq.logins import MAX_FAILURES as MAX_FAILURES
+from hallq.logins import SESSION_IDLE_SECONDS as SESSION_IDLE_SECONDS
+from hallq.logins import LoginRefused as LoginRefused
+from hallq.logins import check_password as check_password
 from hallq.passwords import hash_secret, verify_secret
 
 Role = Literal["city_admin", "hall_manager"]
 ROLES: tuple[Role, ...] = ("city_admin", "hall_manager")
 
-MAX_FAILURES = 5  # wrong passwords in a row before the name is locked
-LOCK_SECONDS = 15 * 60
-SESSION_IDLE_SECONDS = 30 * 60  # a session unused this long has expired
-SESSION_MAX_SECONDS = 12 * 3600  # and none lives longer than a working day
 SESSION_TOUCH_SECONDS = 30  # last_seen is written at most this often (pages poll every 10 s)
-MIN_PASSWORD = 8
 SETUP_KEY = "setup_code."  # settings: one key per printed set-up code, the value its hash
 SETUP_LOCK_KEY = "setup_lock"
 SETUP_CODES_KEPT = 5  # several processes starting at once each print one; all of them work
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
-
-# Spent on an unknown name too, so that a login's time does not tell which names exist.
-_DUMMY_HASH = hash_secret("not a real password")
-
-
-class LoginRefused(CommandRejected):
-    """A wrong name or password, or a locked account; the message says what to do."""
-
-    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
-        super().__init__(code, message, 429 if code == "locked" else 401)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -103,16 +101,6 @@ def token_hash(token: str) -> str:
 
 
 # ---------------------------------------------------------------- checks
-
-
-def check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise BadRequest(
-            "weak_password",
-            f"密码至少 {MIN_PASSWORD} 位 / The password needs at least {MIN_PASSWORD} characters",
-        )
-    if len(password) > 200:
-        raise BadRequest("weak_password", "密码过长 / The password is too long (200 at most)")
 
 
 def check_username(username: str) -> str:
@@ -272,23 +260,13 @@ async def unlock(db: Database, username: str) -> None:
 # ---------------------------------------------------------------- logins and sessions
 
 
-def _locked(until: float, now: float) -> LoginRefused:
-    minutes = max(1, round((until - now) / 60))
-    return LoginRefused(
-        "locked",
-        f"连续输错 {MAX_FAILURES} 次，已锁定 {minutes} 分钟 / Locked after {MAX_FAILURES} "
-        f"wrong tries: wait {minutes} min or ask a city admin to unlock it",
-        until - now,
-    )
-
-
 async def login(db: Database, username: str, password: str, now: float) -> Session:
     """A new session, or LoginRefused (wrong name or password: 401; locked: 429)."""
     username = username.strip()[:64]
     row = await db.fetchrow("SELECT * FROM users WHERE username = $1", username)
     if row is not None and float(row["locked_until"]) > now:
-        raise _locked(float(row["locked_until"]), now)
-    stored = row["password_hash"] if row is not None else _DUMMY_HASH
+        raise locked(float(row["locked_until"]), now, ask="ask a city admin to unlock it")
+    stored = row["password_hash"] if row is not None else DUMMY_HASH
     ok = await asyncio.to_thread(verify_secret, password, stored)
     if row is None or not ok:
         if row is not None:
@@ -441,13 +419,7 @@ async def first_admin(
         raise CommandRejected("already_set_up", "已有用户，请登录 / Users exist: log in", 409)
     lock = await _setup_lock(db)
     if lock["until"] > now:
-        wait = lock["until"] - now
-        raise LoginRefused(
-            "locked",
-            f"设置码连续输错，请 {max(1, round(wait / 60))} 分钟后再试 / Too many wrong set-up "
-            f"codes: try again in {max(1, round(wait / 60))} min",
-            wait,
-        )
+        raise setup_locked(lock["until"], now)
     rows = await db.fetch("SELECT key, value FROM settings WHERE key LIKE 'setup_code.%'")
     code = code.strip()
     matched = None
@@ -459,11 +431,7 @@ async def first_admin(
             matched = row["key"]
             break
     if matched is None:
-        failures = lock["failures"] + 1
-        if failures >= MAX_FAILURES:
-            await _save_setup_lock(db, 0, now + LOCK_SECONDS)
-        else:
-            await _save_setup_lock(db, failures, 0)
+        await _save_setup_lock(db, *after_failure(int(lock["failures"]), now))
         raise BadRequest(
             "wrong_setup_code",
             "设置码不对：见服务器启动日志（“set-up code”） / Wrong set-up code: it is printed in "

@@ -10,17 +10,19 @@ PostgreSQL (docs/CENTRAL.md). The parts:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from hallq import webguard
 from hallq.central.db import Database, DatabaseError, connect
 from hallq.central.schema import migrate
-from hallq.errors import CommandRejected
+
+# JSON in and out as on the hall controller; named here for the central server's routes.
+from hallq.webguard import error_response as error_response
+from hallq.webguard import json_response as json_response
 
 log = logging.getLogger("hallq.central")
 
@@ -31,49 +33,21 @@ clock_key: web.AppKey[Clock] = web.AppKey("clock")
 BODY_MAX = 20 * 1024 * 1024  # an uplink batch (compressed) or a configuration upload
 
 
-def json_response(data: Any, status: int = 200) -> web.Response:
-    import msgspec
-
-    return web.Response(
-        body=msgspec.json.encode(data), status=status, content_type="application/json"
+def _database_trouble(request: web.Request, e: Exception) -> web.StreamResponse | None:
+    if not isinstance(e, DatabaseError):
+        return None
+    log.error("database trouble on %s %s: %s", request.method, request.path, e)
+    return error_response(
+        "database_unavailable",
+        "数据库暂不可用，请稍后再试 / Database unavailable, try again",
+        503,
     )
 
 
-def error_response(code: str, message: str, status: int, **extra: Any) -> web.Response:
-    return json_response({"error": {"code": code, "message": message}, **extra}, status=status)
-
-
-@web.middleware
-async def errors_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Every error as JSON {"error": {"code", "message"}}: a person's mistake never a 500."""
-    try:
-        return await handler(request)
-    except CommandRejected as e:
-        return error_response(e.code, e.message, e.status)
-    except DatabaseError as e:
-        log.error("database trouble on %s %s: %s", request.method, request.path, e)
-        return error_response(
-            "database_unavailable",
-            "数据库暂不可用，请稍后再试 / Database unavailable, try again",
-            503,
-        )
-    except web.HTTPException as e:
-        if e.status >= 400 and e.content_type != "application/json":
-            response = error_response(
-                e.reason.lower().replace(" ", "_"), e.text or e.reason, e.status
-            )
-            for header in ("Allow", "Retry-After", "WWW-Authenticate"):
-                if header in e.headers:
-                    response.headers[header] = e.headers[header]
-            return response
-        raise
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("internal error on %s %s", request.method, request.path)
-        return error_response("internal_error", "内部错误，已记录 / Internal error (logged)", 500)
+# Every error as JSON; a database that cannot be reached is a 503 a client may retry.
+errors_middleware = webguard.errors_middleware(
+    log, keep_headers=("Allow", "Retry-After", "WWW-Authenticate"), answer=_database_trouble
+)
 
 
 def create_central_app(

@@ -13,23 +13,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from hallq import __version__
 from hallq.central.db import Database, DatabaseError, connect
 from hallq.central.schema import migrate
 from hallq.errors import CommandRejected
+from hallq.serving import DEMO_CENTRAL_PORT, state_dir
 
 
-def default_db_url() -> str:
-    base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "hallq"
-    return f"sqlite:///{base / 'central' / 'central.sqlite3'}"
+def default_db_url(demo: bool = False) -> str:
+    return f"sqlite:///{state_dir() / ('central-demo' if demo else 'central') / 'central.sqlite3'}"
+
+
+DEMO_USERS = (  # the demo only, printed at start; never a real server's
+    ("admin", "hallq-demo", "city_admin", None, "演示市级管理员"),
+    ("manager", "hallq-demo", "hall_manager", "demo-szq", "演示大厅负责人"),
+)
 
 
 def add_central_parser(sub: Any) -> None:
@@ -42,7 +46,9 @@ def add_central_parser(sub: Any) -> None:
         help="database URL: sqlite:///path or postgresql://user@host/db "
         "(default: $HALLQ_CENTRAL_DB, else SQLite under ~/.local/state/hallq/central)",
     )
-    central.set_defaults(func=cmd_run, host="127.0.0.1", port=8090, access_log=False)
+    central.set_defaults(
+        func=cmd_run, host="127.0.0.1", port=DEMO_CENTRAL_PORT, access_log=False, demo=False
+    )
     csub = central.add_subparsers(dest="central_command")
     # --db is taken before or after the sub-command: `hallq central run --db URL` too.
     db_arg = argparse.ArgumentParser(add_help=False)
@@ -50,8 +56,16 @@ def add_central_parser(sub: Any) -> None:
 
     run = csub.add_parser("run", parents=[db_arg], help="run the server (the default)")
     run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    run.add_argument("--port", type=int, default=8090, help="port (default 8090)")
+    run.add_argument(
+        "--port", type=int, default=DEMO_CENTRAL_PORT, help=f"port (default {DEMO_CENTRAL_PORT})"
+    )
     run.add_argument("--access-log", action="store_true", help="log every HTTP request")
+    run.add_argument(
+        "--demo",
+        action="store_true",
+        help="a demo server that the demo hall (hallq run) reports to: demo logins, the demo "
+        "hall registered and its token put in the demo hall's data folder",
+    )
     run.set_defaults(func=cmd_run)
 
     hall = csub.add_parser("add-hall", parents=[db_arg], help="register a hall")
@@ -88,7 +102,7 @@ def add_central_parser(sub: Any) -> None:
 
 
 def _url(args: argparse.Namespace) -> str:
-    return str(args.db) if args.db else default_db_url()
+    return str(args.db) if args.db else default_db_url(getattr(args, "demo", False))
 
 
 def _with_db(args: argparse.Namespace, work: Callable[[Database], Awaitable[int]]) -> int:
@@ -111,37 +125,33 @@ def _with_db(args: argparse.Namespace, work: Callable[[Database], Awaitable[int]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from hallq.central.app import create_central_app
-    from hallq.cli import _fast_event_loop
+    from hallq.serving import base_url, log_to_stderr, serve
 
     url = _url(args)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_to_stderr()
+    demo_lines: list[str] = []
+    if args.demo:
+        code = _with_db(args, lambda db: _seed_demo(db, demo_lines))
+        if code:
+            return code
     try:
         app = create_central_app(url)
     except DatabaseError as e:
         print(f"hallq central: {e}", file=sys.stderr)
         return 2
-    shown = "localhost" if args.host in ("0.0.0.0", "::", "") else args.host
-    base = f"http://{shown}:{args.port}"
+    _, base = base_url(args.host, args.port)
     print(f"hallq {__version__}: central server")
     print(f"  database       {url.split('@')[-1] if '@' in url else url}")
     print(f"  pages          {base}/")
     print(f"  halls send to  {base}/api/uplink/batch  (a token each: hallq central token ID)")
-    print(f"  public waits   {base}/api/public/halls", flush=True)
-    _fast_event_loop()
+    print(f"  public waits   {base}/api/public/halls")
+    for line in demo_lines:
+        print(f"  demo           {line}")
+    sys.stdout.flush()
     try:
-        web.run_app(
-            app,
-            host=args.host,
-            port=args.port,
-            print=None,
-            reuse_port=True,  # several server processes may share the port (docs/CENTRAL.md)
-            access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
-        )
+        # reuse_port: several server processes may share the port (docs/CENTRAL.md)
+        serve(app, args.host, args.port, args.access_log, reuse_port=True)
     except OSError as e:
         print(f"hallq central: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 2
@@ -211,3 +221,33 @@ def cmd_add_user(args: argparse.Namespace) -> int:
         return 0
 
     return _with_db(args, work)
+
+
+async def _seed_demo(db: Database, lines: list[str]) -> int:
+    """The demo: logins, the demo hall, and a token the demo hall (`hallq run`) picks up."""
+    from hallq.central.accounts import create_user
+    from hallq.central.halls import authenticate, create_hall, issue_token
+    from hallq.hall.config import demo_config_path, load_config
+
+    now = time.time()
+    cfg = load_config(demo_config_path())
+    hall_id = cfg.hall.id
+    if await db.fetchval("SELECT 1 FROM halls WHERE hall_id = $1", hall_id) is None:
+        await create_hall(db, hall_id, cfg.hall.name, cfg.hall.name_en, now)
+    if not await db.fetchval("SELECT count(*) FROM users"):
+        for name, password, role, hall, display in DEMO_USERS:
+            await create_user(db, name, password, role, hall and hall_id, display, now)
+    logins = ", ".join(f"{n} / {p} ({r})" for n, p, r, _h, _d in DEMO_USERS)
+    lines.append(f"logins {logins}")
+    token_file = state_dir() / "demo" / "uplink.token"
+    known = token_file.read_text(encoding="utf-8").strip() if token_file.exists() else ""
+    if not known or await authenticate(db, known, now) != hall_id:
+        token, _ = await issue_token(db, hall_id, "demo", "demo", now)
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(token + "\n", encoding="utf-8")
+        token_file.chmod(0o600)
+    lines.append(
+        f"the demo hall ({hall_id}) reports here once started with `make run` "
+        f"(its token: {token_file})"
+    )
+    return 0

@@ -22,19 +22,17 @@ from pathlib import Path
 from typing import Literal
 
 from hallq.errors import BadRequest, CommandRejected
+from hallq.logins import DUMMY_HASH, SESSION_MAX_SECONDS, after_failure, check_password, locked
+
+# The login policy is shared with the central server (hallq.logins), and named here as before.
+from hallq.logins import LOCK_SECONDS as LOCK_SECONDS
+from hallq.logins import MAX_FAILURES as MAX_FAILURES
+from hallq.logins import SESSION_IDLE_SECONDS as SESSION_IDLE_SECONDS
+from hallq.logins import LoginRefused as LoginRefused
 from hallq.passwords import hash_secret, verify_secret
 
 Role = Literal["admin", "staff"]
 ROLES: tuple[Role, ...] = ("admin", "staff")
-
-MAX_FAILURES = 5  # failed logins (or PINs) in a row before the name is locked
-LOCK_SECONDS = 15 * 60
-SESSION_IDLE_SECONDS = 30 * 60  # a session unused this long has expired
-SESSION_MAX_SECONDS = 12 * 3600  # and none lives longer than a working day
-MIN_PASSWORD = 8
-
-# Spent on an unknown name too, so that a login's time does not tell which names exist.
-_DUMMY_HASH = hash_secret("not a real password")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -66,14 +64,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-class LoginRefused(CommandRejected):
-    """A wrong name or password, or a locked account; the message says what to do."""
-
-    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
-        super().__init__(code, message, 429 if code == "locked" else 401)
-        self.retry_after = retry_after
-
-
 @dataclass(frozen=True)
 class Session:
     token: str  # the cookie value (only returned at login)
@@ -92,16 +82,6 @@ class User:
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
-
-
-def check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise BadRequest(
-            "weak_password",
-            f"密码至少 {MIN_PASSWORD} 位 / The password needs at least {MIN_PASSWORD} characters",
-        )
-    if len(password) > 200:
-        raise BadRequest("weak_password", "密码过长 / The password is too long (200 at most)")
 
 
 def check_pin(pin: str) -> None:
@@ -161,7 +141,9 @@ class Accounts:
 
     def first_admin(self, code: str, name: str, password: str) -> Session:
         if not self.needs_setup():
-            raise CommandRejected("already_set_up", "管理员已创建，请登录 / An admin exists; log in", 409)
+            raise CommandRejected(
+                "already_set_up", "管理员已创建，请登录 / An admin exists; log in", 409
+            )
         if not secrets.compare_digest(code.strip(), self.setup_code()):
             raise BadRequest(
                 "wrong_setup_code",
@@ -176,7 +158,9 @@ class Accounts:
 
     def users(self) -> list[User]:
         with self._lock:
-            rows = self._db.execute("SELECT name, role, created FROM users ORDER BY name").fetchall()
+            rows = self._db.execute(
+                "SELECT name, role, created FROM users ORDER BY name"
+            ).fetchall()
         return [User(r[0], r[1], r[2]) for r in rows]
 
     def add_user(self, name: str, role: str, password: str) -> None:
@@ -246,12 +230,10 @@ class Accounts:
             row = self._db.execute(
                 "SELECT role, password_hash FROM users WHERE name = ?", (name,)
             ).fetchone()
-        ok = verify_secret(password, row[1] if row else _DUMMY_HASH) and row is not None
+        ok = verify_secret(password, row[1] if row else DUMMY_HASH) and row is not None
         if not ok:
             self._fail("login", name, now)
-            raise LoginRefused(
-                "wrong_login", "用户名或密码不对 / Wrong user name or password"
-            )
+            raise LoginRefused("wrong_login", "用户名或密码不对 / Wrong user name or password")
         self._clear_failures("login", name)
         return self._new_session(name, row[0])
 
@@ -344,27 +326,18 @@ class Accounts:
                 "SELECT locked_until FROM failures WHERE kind = ? AND name = ?", (kind, name)
             ).fetchone()
         if row is not None and row[0] > now:
-            minutes = max(1, round((row[0] - now) / 60))
-            raise LoginRefused(
-                "locked",
-                f"连续输错 {MAX_FAILURES} 次，已锁定 {minutes} 分钟 / Locked after "
-                f"{MAX_FAILURES} wrong tries: wait {minutes} min or ask an admin",
-                row[0] - now,
-            )
+            raise locked(row[0], now, ask="ask an admin")
 
     def _fail(self, kind: str, name: str, now: float) -> None:
         with self._lock:
             row = self._db.execute(
                 "SELECT count FROM failures WHERE kind = ? AND name = ?", (kind, name)
             ).fetchone()
-            count = (row[0] if row else 0) + 1
-            locked = now + LOCK_SECONDS if count >= MAX_FAILURES else 0.0
-            if locked:
-                count = 0  # after the lock the name gets a fresh set of tries
+            count, until = after_failure(row[0] if row else 0, now)
             self._db.execute(
                 "INSERT INTO failures VALUES (?, ?, ?, ?) ON CONFLICT (kind, name) DO UPDATE "
                 "SET count = excluded.count, locked_until = excluded.locked_until",
-                (kind, name, count, locked),
+                (kind, name, count, until),
             )
 
     def _clear_failures(self, kind: str, name: str) -> None:

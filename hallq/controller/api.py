@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from aiohttp import WSMsgType, web
 
+from hallq import webguard
 from hallq.controller.accounts import Accounts
 from hallq.controller.bus import EventBus, Notice
 from hallq.controller.config_file import ConfigFile
@@ -23,15 +24,9 @@ from hallq.drivers.voice import CallerVoice
 from hallq.errors import BadRequest, CommandRejected, NotFound
 from hallq.hall.commands import SignIn
 from hallq.hall.events import Record
+from hallq.webguard import json_response as json_response  # named here for the web pages
 
 log = logging.getLogger("hallq.api")
-
-
-def json_response(data: Any, status: int = 200) -> web.Response:
-    """JSON as UTF-8, Chinese kept readable; msgspec encodes it several times faster than json."""
-    return web.Response(
-        body=msgspec.json.encode(data), status=status, content_type="application/json"
-    )
 
 
 writer_key = web.AppKey("writer", HallWriter)
@@ -41,6 +36,7 @@ openapi_key = web.AppKey("openapi", dict)
 drivers_key = web.AppKey("drivers", DriverSet)
 accounts_key = web.AppKey("accounts", Accounts)
 config_file_key = web.AppKey("config_file", ConfigFile)
+
 
 class FeedFrames:
     """Each event's feed message, encoded once and shared by every connected client
@@ -67,32 +63,7 @@ FEED_CATCH_UP_LIMIT = 50_000  # beyond this gap a reconnecting client gets a sna
 MAX_BODY = 64 * 1024
 
 
-def error_response(code: str, message: str, status: int) -> web.Response:
-    return json_response({"error": {"code": code, "message": message}}, status=status)
-
-
-@web.middleware
-async def errors_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except CommandRejected as e:
-        return error_response(e.code, e.message, e.status)
-    except web.HTTPException as e:
-        if e.status >= 400 and e.content_type != "application/json":
-            response = error_response(
-                e.reason.lower().replace(" ", "_"), e.text or e.reason, e.status
-            )
-            if "Allow" in e.headers:  # a 405 says which methods the path takes (RFC 9110)
-                response.headers["Allow"] = e.headers["Allow"]
-            return response
-        raise
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("internal error on %s %s", request.method, request.path)
-        return error_response("internal_error", "内部错误，已记录 / Internal error (logged)", 500)
+errors_middleware = webguard.errors_middleware(log, keep_headers=("Allow",))
 
 
 def record_json(record: Record) -> dict[str, Any]:
@@ -107,20 +78,10 @@ def record_json(record: Record) -> dict[str, Any]:
 async def _read_body(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise BadRequest("body_too_large", f"the request body is over {MAX_BODY} bytes")
-    raw = await request.read()  # the app caps any body at 1 MiB (admin imports)
-    if len(raw) > MAX_BODY:  # a chunked body has no Content-Length to check first
-        raise BadRequest("body_too_large", f"the request body is over {MAX_BODY} bytes")
-    if not raw.strip():
-        return {}
-    try:
-        body = msgspec.json.decode(raw)  # strict JSON: NaN, Infinity and bad UTF-8 refused
-    except (msgspec.DecodeError, RecursionError) as e:
-        raise BadRequest("invalid_json", f"the body is not valid JSON: {e}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("invalid_json", "the body must be a JSON object {...}")
-    return body
+    webguard.check_body_size(request.content_length, MAX_BODY)
+    # Read whole and kept (the app caps any body at 1 MiB, for admin imports): a handler
+    # may read the body again.
+    return webguard.json_object(await request.read(), MAX_BODY)
 
 
 def _is_number(raw: str, digits: int) -> bool:
@@ -220,7 +181,8 @@ async def get_appointment(request: web.Request) -> web.Response:
     appt = writer.engine.state.appointments.get(code) if len(code) <= 64 else None
     if appt is None:
         raise NotFound(
-            "appointment_not_found", f"预约码 {code[:64]} 无效 / Appointment {code[:64]} was not found"
+            "appointment_not_found",
+            f"预约码 {code[:64]} 无效 / Appointment {code[:64]} was not found",
         )
     return json_response(
         {

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from hallq.webguard import html_file, no_icon
+
 STATIC = Path(__file__).parent / "static"
 
 # Scripts and styles only from the controller itself; WebSockets back to it. No page loads
@@ -19,30 +21,14 @@ CSP = (
 
 def page(name: str) -> web.FileResponse:
     """An HTML page from static/, never cached (a new version shows after a reload)."""
-    response = web.FileResponse(STATIC / name)
-    response.headers.update(
-        {
-            "Cache-Control": "no-cache",
-            "Content-Security-Policy": CSP,
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-        }
-    )
-    response.content_type = "text/html"
-    response.charset = "utf-8"
-    return response
+    return html_file(STATIC / name, CSP, cache="no-cache")
 
 
 async def index(request: web.Request) -> web.FileResponse:
     return page("index.html")
 
 
-async def favicon(request: web.Request) -> web.Response:
-    """No icon: an empty answer, so that browsers stop asking and log no error."""
-    return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
-
-
 def add_routes(app: web.Application) -> None:
     app.router.add_static("/static/", STATIC, append_version=False)
     app.router.add_get("/", index)
-    app.router.add_get("/favicon.ico", favicon)
+    app.router.add_get("/favicon.ico", no_icon)

@@ -1,6 +1,6 @@
 // The central server's page shell: the session (with its CSRF token), the header and menu,
 // the language switch, and small formatting helpers every page uses.
-import { api, el, lang, setLang, tr, translatePage } from "/static/common/hallq.js";
+import { api, bilingual, el, lang, setLang, tr, translatePage } from "/static/common/hallq.js";
 
 export const session = { state: "unknown", username: "", display_name: "", role: "", hall_id: null, csrf: "" };
 
@@ -29,18 +29,6 @@ export function toLogin(expired = false) {
 }
 
 // ------------------------------------------------------------------ messages
-const CJK = /[\u3400-\u9fff]/;
-
-/** The server writes messages as "中文 / English": show the page's language. */
-export function bilingual(message) {
-  const cut = message.indexOf(" / ");
-  if (cut < 0) return message;
-  const zh = message.slice(0, cut);
-  const en = message.slice(cut + 3);
-  if (!CJK.test(zh) || CJK.test(en.slice(0, 8))) return message;
-  return tr(zh, en);
-}
-
 export function errorText(r) {
   if (!r.error) return "";
   if (r.status === 0) return tr("无法连接服务器", "Cannot reach the server");

@@ -1,6 +1,6 @@
 // Form parts for the admin pages: inputs bound to the configuration draft, field errors by
 // path ("services[2].guide.fee"), the save bar, and short messages (toasts).
-import { el, tr } from "/static/common/hallq.js";
+import { bilingual, el, tr } from "/static/common/hallq.js";
 import { isAdmin } from "/static/admin/session.js";
 import { draft, saveConfig, store, loadConfig } from "/static/admin/store.js";
 
@@ -17,18 +17,6 @@ export function errorText(r) {
   if (!r.error) return "";
   if (r.status === 0) return tr("无法连接控制器", "Cannot reach the controller");
   return bilingual(r.error.message || r.error.code);
-}
-
-const CJK = /[\u3400-\u9fff]/;
-
-/** The controller writes messages as "中文 / English": show the page's language. */
-export function bilingual(message) {
-  const cut = message.indexOf(" / ");
-  if (cut < 0) return message;
-  const zh = message.slice(0, cut);
-  const en = message.slice(cut + 3);
-  if (!CJK.test(zh) || CJK.test(en.slice(0, 8))) return message;
-  return tr(zh, en);
 }
 
 export function pageHead(zh, en, introZh = "", introEn = "") {

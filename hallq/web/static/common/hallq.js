@@ -28,6 +28,18 @@ export function tr(zh, en) {
   return lang === "en" && en ? en : zh;
 }
 
+const CJK = /[\u3400-\u9fff]/;
+
+/** The servers write messages for people as "中文 / English": the part in the page's language. */
+export function bilingual(message) {
+  const cut = message.indexOf(" / ");
+  if (cut < 0) return message;
+  const zh = message.slice(0, cut);
+  const en = message.slice(cut + 3);
+  if (!CJK.test(zh) || CJK.test(en.slice(0, 8))) return message;
+  return tr(zh, en);
+}
+
 /** Fill every element with data-zh / data-en attributes in the current language. */
 export function translatePage(root = document) {
   for (const el of root.querySelectorAll("[data-zh]")) {
