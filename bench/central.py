@@ -168,9 +168,8 @@ class Central:
 
 async def _register(db_url: str, halls: int) -> list[str]:
     """Make the halls and a token each, straight in the database; the tokens."""
-    from hallq.central.halls import create_hall, issue_token
-
     from hallq.central.db import connect
+    from hallq.central.halls import create_hall, issue_token
     from hallq.central.schema import migrate
 
     db = await connect(db_url)
