@@ -267,6 +267,20 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     return main(cfg, options)
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from hallq.simulate.report import SimulateOptions, run
+
+    return run(
+        SimulateOptions(
+            scenario=Path(args.scenario),
+            config=Path(args.config) if args.config else None,
+            seed=args.seed,
+            json_out=Path(args.json) if args.json else None,
+            plot_out=Path(args.plot) if args.plot else None,
+        )
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hallq", description="Queue calling and hall signage.")
     parser.add_argument("--version", action="version", version=f"hallq {__version__}")
@@ -314,6 +328,18 @@ def build_parser() -> argparse.ArgumentParser:
     kiosk.add_argument("--size", help="window size, e.g. 800x480 (full screen: the panel's)")
     kiosk.add_argument("--preview", help="simulated printer: draw each ticket as a PNG here")
     kiosk.set_defaults(func=cmd_kiosk)
+
+    simulate = sub.add_parser(
+        "simulate", help="simulate a business day of a hall (docs/SIMULATION.md)"
+    )
+    simulate.add_argument("--scenario", required=True, help="scenario file (TOML)")
+    simulate.add_argument(
+        "--config", help="hall configuration (TOML); default: the hall the scenario names"
+    )
+    simulate.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    simulate.add_argument("--json", metavar="OUT", help="write the figures as JSON (- for stdout)")
+    simulate.add_argument("--plot", metavar="OUT.png", help="draw queue length and waits (PNG)")
+    simulate.set_defaults(func=cmd_simulate)
 
     from hallq.central.cli import add_central_parser
 

@@ -1,0 +1,138 @@
+"""`hallq simulate`: load the hall and the scenario, play the day, print, write JSON and a PNG."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hallq.errors import ConfigError
+from hallq.hall.config import HallConfig, load_config
+from hallq.simulate.day import simulate_day
+from hallq.simulate.hall_fit import check_against_hall
+from hallq.simulate.metrics import metrics, to_json
+from hallq.simulate.scenario import Scenario, ScenarioError
+from hallq.simulate.scenario_file import locate_problems, read_scenario
+
+
+@dataclass(frozen=True)
+class SimulateOptions:
+    scenario: Path
+    config: Path | None = None  # default: the hall the scenario names
+    seed: int = 1
+    json_out: Path | None = None  # "-" writes to standard output
+    plot_out: Path | None = None
+
+
+def load(options: SimulateOptions) -> tuple[HallConfig, Scenario]:
+    """The hall and the scenario, checked against each other; ConfigError says what to fix."""
+    scenario, text = read_scenario(options.scenario)
+    hall_path = options.config
+    if hall_path is None:
+        if not scenario.hall:
+            raise ScenarioError(
+                [
+                    f'{options.scenario}: no hall: give --config HALL.toml or hall = "…" in the scenario'
+                ]
+            )
+        hall_path = options.scenario.parent / scenario.hall
+    cfg = load_config(hall_path)
+    problems = check_against_hall(cfg, scenario)
+    if problems:
+        raise locate_problems(text, str(options.scenario), problems)
+    return cfg, scenario
+
+
+def run(options: SimulateOptions) -> int:
+    """The command: exit status 0, or 2 when the files have errors."""
+    try:
+        cfg, scenario = load(options)
+    except ConfigError as e:
+        print(f"hallq simulate: {e}", file=sys.stderr)
+        return 2
+    wall = time.perf_counter()
+    result = simulate_day(cfg, scenario, options.seed)
+    wall = time.perf_counter() - wall
+    data = metrics(result)
+    to_stdout = options.json_out is not None and str(options.json_out) == "-"
+    if options.json_out is not None:
+        text = to_json(data)
+        if to_stdout:
+            sys.stdout.write(text)
+        else:
+            options.json_out.write_text(text, encoding="utf-8")
+    if options.plot_out is not None:
+        from hallq.simulate.plot import plot_day
+
+        plot_day(result, options.plot_out)
+    out = sys.stderr if to_stdout else sys.stdout
+    print(summary(data, wall), file=out)
+    for path in (options.json_out, options.plot_out):
+        if path is not None and not to_stdout:
+            print(f"  wrote {path}", file=out)
+    return 0
+
+
+def summary(m: dict[str, Any], wall_seconds: float) -> str:
+    """The day in a few lines of text."""
+    t, sim, eng = m["tickets"], m["simulated"], m["engine"]
+    waits = m["waits_minutes"]
+    lines = [
+        f"{m['scenario']} — hall {m['hall']}, {m['date']}, seed {m['seed']}",
+        f"  simulated {sim['from'][:5]}-{sim['to'][:5]} ({sim['seconds'] / 3600:.1f} h) in "
+        f"{wall_seconds:.2f} s: {eng['commands']:,} engine commands "
+        f"({eng['commands'] / max(wall_seconds, 1e-9):,.0f}/s)",
+        f"  tickets  {t['issued']:,} issued: {t['served']:,} served, {t['no_show']:,} no-show, "
+        f"{t['abandoned']:,} gave up, {t['expired']:,} unserved at closing"
+        + (f"; turned away {t['turned_away']}" if t["turned_away"] else ""),
+    ]
+    if eng["rejected"]:
+        lines.append(f"  refused by the engine: {eng['rejected']}")
+    rows = [["all", *_dist(waits["all"])]]
+    rows += [[code, *_dist(d)] for code, d in waits["by_service"].items()]
+    rows += [[f"({cls})", *_dist(d)] for cls, d in waits["by_class"].items()]
+    lines.append(
+        f"  waits to the first call, minutes (tickets issued from {waits['issued_from'][:5]}):"
+    )
+    lines += ["    " + row for row in _table(["", "called", "mean", "p50", "p90", "max"], rows)]
+    used = [w["utilisation"] for w in m["windows"] if w["utilisation"] is not None]
+    if used:
+        lines.append(
+            f"  windows  {len(used)} staffed, utilisation mean {sum(used) / len(used):.0%} "
+            f"(from {min(used):.0%} to {max(used):.0%})"
+        )
+    ev = m["evaluations"]
+    lines.append(f"  evaluations {ev['count']:,}, of them bad {ev['bad']:,}")
+    acc = m["accuracy"]
+    if acc["tickets"]:
+        parts = [
+            f"{name} {acc[name]['rrmse']:.2f} / {acc[name]['mae_minutes']:.1f}"
+            for name in ("hallq", "ql", "les")
+            if acc[name]["rrmse"] is not None
+        ]
+        lines.append(
+            f"  wait estimates, RRMSE / MAE minutes over {acc['tickets']:,} tickets: "
+            + ", ".join(parts)
+        )
+    return "\n".join(lines)
+
+
+def _dist(d: dict[str, Any]) -> list[str]:
+    return [str(d["count"])] + [
+        "-" if d[k] is None else f"{d[k]:.1f}" for k in ("mean", "p50", "p90", "max")
+    ]
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    return [line(headers), *(line(r) for r in rows)]
