@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, str] = {
     "web": "from a call to its feed message at 200 clients, and to the number on a browser screen",
     "kiosk": "a kiosk process: start to the hall shown, and idle CPU on the home screen",
     "central": "central server: events/s from 100 halls (SQLite, PostgreSQL), hall-to-central lag",
+    "simulate": "simulated days/s (city Monday, 20,000 tickets); wait-estimate accuracy per scenario",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 import time
@@ -267,9 +268,72 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     return main(cfg, options)
 
 
+def _positive_minutes(text: str) -> float:
+    """--target-p90: a wait in minutes above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a number of minutes, e.g. 20') from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text}: give a wait above 0 minutes, e.g. 20")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    """--seeds, --rounds, --max-windows: a whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a whole number') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give 1 or more")
+    return value
+
+
+def cmd_simulate_plan(args: argparse.Namespace) -> int:
+    """`hallq simulate --plan`: windows per service and hour for a target p90 wait."""
+    from hallq.simulate.plan_report import PlanCommand, run_plan
+
+    plan_only = {
+        "--target-p90": args.target_p90,
+        "--seeds": args.seeds,
+        "--rounds": args.rounds,
+        "--max-windows": args.max_windows,
+    }
+    if not args.plan:
+        given = ", ".join(flag for flag, value in plan_only.items() if value is not None)
+        print(f"hallq simulate: {given} only go with --plan", file=sys.stderr)
+        return 2
+    if args.target_p90 is None:
+        print(
+            "hallq simulate: --plan needs --target-p90 MINUTES, the p90 wait to stay under "
+            "(e.g. --target-p90 20)",
+            file=sys.stderr,
+        )
+        return 2
+    command = PlanCommand(
+        scenario=Path(args.scenario),
+        target_p90_minutes=args.target_p90,
+        config=Path(args.config) if args.config else None,
+        seed=args.seed,
+        json_out=Path(args.json) if args.json else None,
+        plot_out=Path(args.plot) if args.plot else None,
+        max_windows=args.max_windows,
+    )
+    if args.seeds is not None:
+        command = dataclasses.replace(command, seeds=args.seeds)
+    if args.rounds is not None:
+        command = dataclasses.replace(command, rounds=args.rounds)
+    return run_plan(command)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from hallq.simulate.report import SimulateOptions, run
 
+    if args.plan or any(
+        v is not None for v in (args.target_p90, args.seeds, args.rounds, args.max_windows)
+    ):
+        return cmd_simulate_plan(args)
     return run(
         SimulateOptions(
             scenario=Path(args.scenario),
@@ -277,6 +341,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             seed=args.seed,
             json_out=Path(args.json) if args.json else None,
             plot_out=Path(args.plot) if args.plot else None,
+            p90=args.p90,
+            days=args.days,
         )
     )
 
@@ -339,6 +405,44 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     simulate.add_argument("--json", metavar="OUT", help="write the figures as JSON (- for stdout)")
     simulate.add_argument("--plot", metavar="OUT.png", help="draw queue length and waits (PNG)")
+    # Wait estimates (docs/ESTIMATES.md).
+    simulate.add_argument(
+        "--p90", action="store_true", help="print the P90 wait estimate's calibration too"
+    )
+    simulate.add_argument(
+        "--days",
+        type=_at_least_one,
+        default=1,
+        metavar="N",
+        help="play N days (seeds from --seed on) and pool the estimates' accuracy",
+    )
+    # Capacity planning (docs/SIMULATION.md, "Capacity planning").
+    simulate.add_argument(
+        "--plan", action="store_true", help="plan windows per service and hour for a target wait"
+    )
+    simulate.add_argument(
+        "--target-p90",
+        type=_positive_minutes,
+        metavar="MINUTES",
+        help="with --plan: the p90 wait to stay under in every hour of every service",
+    )
+    simulate.add_argument(
+        "--seeds",
+        type=_at_least_one,
+        metavar="K",
+        help="with --plan: days checked per round, seeds from --seed on (default 10)",
+    )
+    simulate.add_argument(
+        "--rounds",
+        type=_at_least_one,
+        help="with --plan: most check-and-adjust rounds (default 12)",
+    )
+    simulate.add_argument(
+        "--max-windows",
+        type=_at_least_one,
+        metavar="N",
+        help="with --plan: most windows of one service in an hour (default 3 × Erlang C's, at least 10)",
+    )
     simulate.set_defaults(func=cmd_simulate)
 
     from hallq.central.cli import add_central_parser

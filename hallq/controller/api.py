@@ -167,7 +167,7 @@ async def get_ticket(request: web.Request) -> web.Response:
     writer = request.app[writer_key]
     await writer.settled()
     t = writer.engine.find_ticket(request.match_info["ticket"])
-    waits = writer.engine.ticket_waits(writer.clock()) if t.status == "waiting" else {}
+    waits = writer.engine.ticket_forecasts(writer.clock()) if t.status == "waiting" else {}
     view = ticket_view(t, waits.get(t.id))
     view["status_path"] = status_path(request.app, t)
     return json_response(view)

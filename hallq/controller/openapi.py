@@ -31,12 +31,45 @@ _REPLY = {
         "ok": {"type": "boolean"},
         "seq": {"type": "integer", "description": "sequence number of the last event"},
         "events": {"type": "array", "items": {"type": "object"}},
-        "ticket": {"type": "object", "description": "the ticket issued (issueTicket)"},
+        "ticket": {
+            "type": "object",
+            "description": "the ticket issued (issueTicket): id, number, service, category, "
+            "appointment, ahead, estimate_minutes, estimate_p90_minutes, issued_at",
+        },
         "called": {"type": "object", "description": "the ticket called, if any"},
         "repeated": {"type": "boolean", "description": "true when the request id was seen before"},
     },
 }
 
+
+_MINUTES = {"type": ["number", "null"]}
+
+_TICKET = {
+    "type": "object",
+    "required": ["id", "number", "service", "status", "issued_at", "estimate_at_issue_minutes"],
+    "properties": {
+        "id": {"type": "integer"},
+        "number": {"type": "string", "description": "as shown, e.g. A012"},
+        "service": {"type": "string"},
+        "status": {"type": "string"},
+        "category": {"type": ["string", "null"], "description": "priority class, if any"},
+        "issued_at": {"type": "number"},
+        "window": {"type": ["integer", "null"]},
+        "called_at": {"type": ["number", "null"]},
+        "ahead": {"type": "integer", "description": "waiting: tickets before it"},
+        "estimate_minutes": {
+            **_MINUTES,
+            "description": "waiting: the expected wait from now (null: no window serves it)",
+        },
+        "estimate_p90_minutes": {
+            **_MINUTES,
+            "description": "waiting: 9 in 10 are called within this (docs/ESTIMATES.md)",
+        },
+        "estimate_at_issue_minutes": {**_MINUTES, "description": "as printed on the ticket"},
+        "estimate_p90_at_issue_minutes": {**_MINUTES, "description": "the P90 at issue"},
+        "status_path": {"type": "string", "description": "the citizen's status page"},
+    },
+}
 
 _UPLINK = {
     "type": "object",
@@ -176,7 +209,8 @@ def build_openapi() -> dict[str, Any]:
             ],
             "responses": {
                 "200": {
-                    "description": "the hall state",
+                    "description": "the hall state; each service has estimate_minutes and "
+                    "estimate_p90_minutes for a new ticket, each waiting ticket its own",
                     "content": {"application/json": {"schema": {"type": "object"}}},
                 },
                 **_errors(400),
@@ -186,14 +220,14 @@ def build_openapi() -> dict[str, Any]:
     paths["/api/tickets/{ticket}"] = {
         "get": {
             "operationId": "getTicket",
-            "summary": "One of today's tickets, with its place and estimated wait",
+            "summary": "One of today's tickets, with its place, estimated wait and P90",
             "parameters": [
                 {"name": "ticket", "in": "path", "required": True, "schema": {"type": "string"}}
             ],
             "responses": {
                 "200": {
                     "description": "the ticket",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
+                    "content": {"application/json": {"schema": _TICKET}},
                 },
                 **_errors(404),
             },

@@ -9,13 +9,17 @@ import msgspec
 
 from hallq.drivers.base import DriverSet
 from hallq.hall.engine import Engine
+from hallq.hall.estimate import TicketWait
 from hallq.hall.schedule import local_now
 from hallq.hall.state import STATE_VERSION, Ticket
 
 RECENT_CALLS = 20
 
 
-def ticket_view(t: Ticket, wait: tuple[int, float | None] | None = None) -> dict[str, Any]:
+def ticket_view(
+    t: Ticket, wait: TicketWait | tuple[int, float | None] | None = None
+) -> dict[str, Any]:
+    """A ticket as clients see it; with `wait` (a waiting ticket), its place and estimates."""
     out: dict[str, Any] = {
         "id": t.id,
         "number": t.display,
@@ -27,6 +31,7 @@ def ticket_view(t: Ticket, wait: tuple[int, float | None] | None = None) -> dict
         "called_at": t.called_at,
         "recalls": t.recalls,
         "estimate_at_issue_minutes": t.estimate_minutes,
+        "estimate_p90_at_issue_minutes": t.estimate_p90_minutes,
     }
     if t.appointment:
         out["appointment"] = t.appointment
@@ -43,6 +48,7 @@ def ticket_view(t: Ticket, wait: tuple[int, float | None] | None = None) -> dict
             out["print_failures"], out["print_reason"] = t.print_failures, t.print_reason
     if wait is not None:
         out["ahead"], out["estimate_minutes"] = wait[0], _minutes(wait[1])
+        out["estimate_p90_minutes"] = _minutes(wait[2]) if isinstance(wait, TicketWait) else None
     return out
 
 
@@ -60,8 +66,8 @@ def hall_view(
     """
     cfg, st = engine.config, engine.state
     issue = engine.timetable.issue_status(now)
-    waits = engine.ticket_waits(now) if tickets_shown else {}
-    outlooks = engine.outlooks()
+    waits = engine.ticket_forecasts(now) if tickets_shown else {}
+    outlooks = engine.outlooks(now)
     local = local_now(cfg, now)
     sessions = engine.timetable.sessions(local.date())
     services = []
@@ -84,6 +90,7 @@ def hall_view(
                 else max(0, s.daily_quota - sum(st.quota_used.get(s.code, []))),
                 "windows_open": view.windows_open,
                 "estimate_minutes": _minutes(view.new_ticket_minutes),
+                "estimate_p90_minutes": _minutes(view.new_ticket_p90_minutes),
                 "mean_service_minutes": round(view.mean_minutes, 2),
                 "windows": [w.number for w in cfg.windows if any(s.code in t for t in w.tiers)],
                 "guide": {

@@ -7,6 +7,7 @@ consults nothing but the event, so a replayed log always rebuilds the same hall.
 
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,8 +19,15 @@ import msgspec
 from hallq.errors import BadRequest, CommandRejected, ConfigError, NotFound
 from hallq.hall import commands as c
 from hallq.hall import events as e
+from hallq.hall import pace
 from hallq.hall.config import HallConfig, parse_config
-from hallq.hall.estimate import ServiceOutlook, outlook, outlooks, ticket_waits
+from hallq.hall.estimate import (
+    Estimator,
+    Forecast,
+    ServiceOutlook,
+    TicketWait,
+    forecast_ticket,
+)
 from hallq.hall.policy import choose_next, ranked, sort_key, ticket_rank
 from hallq.hall.queues import WaitingQueues
 from hallq.hall.reconfigure import changed_sections, config_digest, config_from_log, conflicts
@@ -71,6 +79,7 @@ def summarize(records: list[e.Record], seq: int) -> dict[str, Any]:
                 "appointment": ev.appointment,
                 "ahead": ev.ahead,
                 "estimate_minutes": ev.estimate_minutes,
+                "estimate_p90_minutes": ev.estimate_p90_minutes,
                 "issued_at": r.ts,
             }
         elif isinstance(ev, e.TicketCalled):
@@ -91,6 +100,8 @@ class Engine:
         self.state = state if state is not None else HallState()
         self.queues = WaitingQueues((), {})
         self.by_display: dict[str, int] = {}
+        # Service → slot starts of today's appointments not yet checked in, sorted (estimates).
+        self.booked: dict[str, list[float]] = {}
         self._recent: OrderedDict[str, tuple[str, dict[str, Any] | None, CommandRejected | None]]
         self._recent = OrderedDict()
         self._pending_config: tuple[str, HallConfig] | None = None
@@ -188,6 +199,7 @@ class Engine:
     def _use_config(self, config: HallConfig) -> None:
         self.config = config
         self.timetable = Timetable(config)
+        self.estimator = Estimator(config, self.timetable)
         self._ranks = {p.code: p.rank for p in config.priority}
         self._digest = config_digest(config)
 
@@ -215,11 +227,28 @@ class Engine:
             raise NotFound("ticket_not_found", f"今天没有 {ref} 号 / No ticket {ref} today")
         return t
 
-    def outlooks(self) -> dict[str, ServiceOutlook]:
-        return outlooks(self.config, self.state, self.waiting)
+    def outlooks(self, now: float | None = None) -> dict[str, ServiceOutlook]:
+        """Every service's outlook at `now` (None: without the clock: no timetable)."""
+        return self.estimator.outlooks(self.state, self.waiting, now, self.booked)
+
+    def outlook(self, service: str, now: float | None = None) -> ServiceOutlook:
+        return self.estimator.outlook(self.state, self.waiting, service, now, self.booked)
+
+    def ticket_forecasts(self, now: float) -> dict[int, TicketWait]:
+        """Every waiting ticket's place, expected wait and P90 (minutes)."""
+        return self.estimator.ticket_waits(self.state, self.waiting, self._ranks, now, self.booked)
+
+    def forecast_ticket(self, t: Ticket, ahead: int, now: float) -> Forecast:
+        """One waiting ticket's forecast, `ahead` its place in its queue (as ranked now)."""
+        queue: list[Ticket] = []
+        if t.slot_start is not None and t.slot_start > now:  # needs the queue at its slot
+            queue = [self.state.tickets[i] for i in self.waiting.get(t.service, {})]
+        view = self.outlook(t.service, now)
+        return forecast_ticket(view, t, ahead, queue, self._ranks, now)
 
     def ticket_waits(self, now: float) -> dict[int, tuple[int, float | None]]:
-        return ticket_waits(self.config, self.state, self.waiting, self._ranks, now)
+        """Every waiting ticket's place and expected wait (minutes)."""
+        return {tid: (w.ahead, w.minutes) for tid, w in self.ticket_forecasts(now).items()}
 
     @property
     def ranks(self) -> dict[str, int]:
@@ -267,6 +296,18 @@ class Engine:
             self.by_display[t.display] = t.id
             if t.status == "waiting":
                 self.queues.join(t, self.rank(t))
+        self.booked = {}
+        for a in self.state.appointments.values():
+            if a.day == self.state.day and a.ticket is None:
+                self.booked.setdefault(a.service, []).append(a.slot_start)
+        for slots in self.booked.values():
+            slots.sort()
+
+    def _unbook(self, service: str, slot_start: float) -> None:
+        slots = self.booked.get(service, [])
+        i = bisect.bisect_left(slots, slot_start)
+        if i < len(slots) and slots[i] == slot_start:
+            del slots[i]
 
     def _window_cfg(self, number: int) -> Any:
         w = self.config.window(number)
@@ -408,8 +449,22 @@ class Engine:
                 for tid in q.members.get(svc.code, {})
                 if q.rank_of(tid) == rank and sort_key(self.state.tickets[tid], rank, now) < mine
             )
-        view = outlook(self.config, self.state, self.waiting, svc.code)
-        minutes = view.wait_minutes(ahead)
+        view = self.outlook(svc.code, now)
+        if rank != NORMAL_RANK:
+            minutes, p90 = view.forecast(ahead, "priority")
+        elif slot_start is None:
+            minutes, p90 = view.forecast(ahead, "normal")
+        elif slot_start <= now:
+            minutes, p90 = view.forecast(ahead, "appointment")
+        else:  # checked in early: once the slot begins, only earlier slots go ahead of it
+            mine = sort_key(probe, rank, slot_start)
+            then = q.count_before_rank(svc.code, rank) + sum(
+                1
+                for tid in q.members.get(svc.code, {})
+                if q.rank_of(tid) == rank
+                and sort_key(self.state.tickets[tid], rank, slot_start) < mine
+            )
+            minutes, p90 = view.forecast_appointment(ahead, then, slot_start)
         return [
             e.TicketIssued(
                 ticket=self.state.next_ticket,
@@ -426,6 +481,7 @@ class Engine:
                 in_quota=not bypass,
                 ahead=ahead,
                 estimate_minutes=None if minutes is None else round(minutes, 1),
+                estimate_p90_minutes=None if p90 is None else round(p90, 1),
             )
         ]
 
@@ -727,8 +783,24 @@ class Engine:
         replaced = ws.staff if ws.status != "closed" else None
         return [
             *self._resume_if_needed(ws, now),  # the away time taken over is still counted
-            e.StaffSignedIn(window=cmd.window, staff=staff_id, name=name, replaced=replaced),
+            e.StaffSignedIn(
+                window=cmd.window,
+                staff=staff_id,
+                name=name,
+                replaced=replaced,
+                break_seconds=self._break_seconds(ws, now),
+            ),
         ]
+
+    def _break_seconds(self, ws: WindowState, now: float) -> float | None:
+        """How long the window was closed, if its staff signed out earlier in this session
+        after serving today (a break in turns, 轮岗午休): wait estimates learn from it."""
+        if ws.status != "closed" or ws.served_today == 0 or not ws.since:
+            return None
+        session = self.timetable.session_at(now)
+        if session is None or ws.since < session.start.timestamp():
+            return None
+        return round(now - ws.since, 3)
 
     def _sign_out(self, cmd: c.SignOut, now: float) -> list[e.Event]:
         ws = self._idle_window(cmd.window, "签退")
@@ -908,6 +980,9 @@ class Engine:
             ws.status, ws.staff, ws.staff_name, ws.ticket = "closed", None, "", None
             ws.since, ws.reason, ws.priority_streak, ws.last_finished = ts, "", 0, None
             ws.served_today, ws.away_seconds_today = 0, 0.0
+        past = [a for a in s.appointments.values() if a.day < ev.day]
+        if past:
+            pace.learn_appointments(s, len(past), sum(a.ticket is not None for a in past))
         s.appointments = {k: a for k, a in s.appointments.items() if a.day >= ev.day}
         self._recent.clear()
         self._reindex()
@@ -929,6 +1004,10 @@ class Engine:
             kiosk=ev.kiosk,
             language=ev.language,
             estimate_minutes=ev.estimate_minutes,
+            estimate_p90_minutes=ev.estimate_p90_minutes,
+            estimate_margin_minutes=pace.p90_margin(
+                s, ev.estimate_minutes, ev.estimate_p90_minutes
+            ),
             ahead_at_issue=ev.ahead,
         )
         s.tickets[t.id] = t
@@ -939,19 +1018,26 @@ class Engine:
         if ev.in_quota:
             _count(s.quota_used, ev.service, ev.session)
         if ev.appointment and ev.appointment in s.appointments:
-            s.appointments[ev.appointment].ticket = t.id
+            appt = s.appointments[ev.appointment]
+            appt.ticket = t.id
+            self._unbook(appt.service, appt.slot_start)
         self.by_display[t.display] = t.id
         self._join_queue(t)
+        pace.learn_issue(s, ev.service, ev.category is not None, ts)
 
     def _a_called(self, ev: e.TicketCalled, ts: float) -> None:
         t = self.state.tickets[ev.ticket]
         self._leave_queue(t)
+        if t.first_called_at is None:
+            pace.learn_first_call(self.state, t, ts)
         t.status, t.window, t.staff, t.called_at = "called", ev.window, ev.staff, ts
         t.first_called_at = t.first_called_at or ts
         t.calls += 1
         t.recalls = 0  # recalls count per call: a reinstated ticket is recalled afresh
         ws = self._ws(ev.window)
         ws.status, ws.ticket, ws.since, ws.reason = "calling", t.id, ts, ""
+        ws.busy_since = ts
+        pace.learn_call_mix(ws, t.service)
         ws.priority_streak = ws.priority_streak + 1 if self.rank(t) != NORMAL_RANK else 0
 
     def _a_recalled(self, ev: e.TicketRecalled, ts: float) -> None:
@@ -971,6 +1057,7 @@ class Engine:
         if t.started_at is None:
             t.started_at = t.called_at
         ws = self._ws(ev.window)
+        self._learn_window_time(t, ws, ts)
         ws.status, ws.ticket, ws.since, ws.last_finished = "idle", None, ts, t.id
         ws.served_today += 1
         if ev.mean_seconds is not None:
@@ -982,7 +1069,12 @@ class Engine:
         t = self.state.tickets[ev.ticket]
         t.status, t.no_show_at, t.ended_at = "no_show", ts, ts
         ws = self._ws(ev.window)
+        self._learn_window_time(t, ws, ts)
         ws.status, ws.ticket, ws.since = "idle", None, ts
+
+    def _learn_window_time(self, t: Ticket, ws: WindowState, ts: float) -> None:
+        if ws.ticket == t.id and ws.busy_since:
+            pace.learn_window_time(self.state, t.service, ts - ws.busy_since)
 
     def _release_window(self, t: Ticket, ts: float) -> None:
         if t.window is not None:
@@ -1012,6 +1104,8 @@ class Engine:
 
     def _a_cancelled(self, ev: e.TicketCancelled, ts: float) -> None:
         t = self.state.tickets[ev.ticket]
+        if t.status == "waiting" and t.first_called_at is None:
+            pace.learn_gave_up(self.state, t, ts)
         self._leave_queue(t)
         self._release_window(t, ts)
         t.status, t.ended_at = "cancelled", ts
@@ -1021,12 +1115,20 @@ class Engine:
 
     def _a_signed_in(self, ev: e.StaffSignedIn, ts: float) -> None:
         ws = self._ws(ev.window)
+        if ws.status != "closed" and ws.signed_in_at:  # staff taking over: a staffed span ends
+            pace.learn_staffed(self.state, ts - ws.signed_in_at)
+        if ev.break_seconds is not None:
+            pace.learn_break(self.state, ev.break_seconds)
         ws.status, ws.staff, ws.staff_name, ws.since, ws.reason = "idle", ev.staff, ev.name, ts, ""
         ws.priority_streak = 0
+        ws.signed_in_at = ts
 
     def _a_signed_out(self, ev: e.StaffSignedOut, ts: float) -> None:
         ws = self._ws(ev.window)
+        if ws.signed_in_at:
+            pace.learn_staffed(self.state, ts - ws.signed_in_at)
         ws.status, ws.staff, ws.staff_name, ws.since, ws.reason = "closed", None, "", ts, ""
+        ws.signed_in_at = 0.0
 
     def _a_paused(self, ev: e.WindowPaused, ts: float) -> None:
         ws = self._ws(ev.window)
@@ -1040,6 +1142,7 @@ class Engine:
         ws = self._ws(ev.window)
         if ev.was == "away":
             ws.away_seconds_today += ev.seconds
+            pace.learn_away(self.state, ev.seconds)
         ws.status, ws.since, ws.reason = "idle", ts, ""
 
     def _a_booked(self, ev: e.AppointmentBooked, ts: float) -> None:
@@ -1051,6 +1154,8 @@ class Engine:
             slot_end=ev.slot_end,
             name=ev.name,
         )
+        if ev.day == self.state.day:
+            bisect.insort(self.booked.setdefault(ev.service, []), ev.slot_start)
 
     def _a_print(self, ev: e.TicketPrintRecorded, ts: float) -> None:
         t = self.state.tickets[ev.ticket]
@@ -1064,7 +1169,9 @@ class Engine:
         )
 
     def _a_appt_cancelled(self, ev: e.AppointmentCancelled, ts: float) -> None:
-        self.state.appointments.pop(ev.code, None)
+        appt = self.state.appointments.pop(ev.code, None)
+        if appt is not None and appt.ticket is None and appt.day == self.state.day:
+            self._unbook(appt.service, appt.slot_start)
 
 
 _APPLY: dict[type[e.Event], Callable[[Engine, Any, float], None]] = {

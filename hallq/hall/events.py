@@ -37,6 +37,7 @@ class TicketIssued(Event, tag="ticket_issued", kw_only=True):
     ahead: int = 0
     estimate_minutes: float | None = None
     in_quota: bool = True  # False for a priority class that bypasses the quota
+    estimate_p90_minutes: float | None = None  # 9 in 10 are called sooner (hallq/hall/estimate.py)
 
 
 class TicketCalled(Event, tag="ticket_called", kw_only=True):
@@ -112,6 +113,9 @@ class StaffSignedIn(Event, tag="staff_signed_in", kw_only=True):
     staff: str
     name: str = ""
     replaced: str | None = None
+    # Back from a break within a session (the window signed out earlier in this session, e.g.
+    # lunch in turns, 轮岗午休): how long it was closed. Wait estimates learn from it.
+    break_seconds: float | None = None
 
 
 class StaffSignedOut(Event, tag="staff_signed_out", kw_only=True):

@@ -14,7 +14,10 @@ WindowStatus = Literal["closed", "idle", "calling", "serving", "paused", "away"]
 
 NORMAL_RANK = 1000  # priority categories rank 1..99, so every one is called before normal
 
-STATE_VERSION = 1
+# 2: the learned pace (wait estimates) and the fields it needs. A version-1 snapshot would
+# decode (every new field has a default) but without what the log taught, so the controller
+# ignores it and replays the log instead (writer.load asks for this version's snapshots).
+STATE_VERSION = 2
 
 
 class Ticket(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
@@ -35,6 +38,9 @@ class Ticket(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     kiosk: str | None = None
     language: str = "zh"
     estimate_minutes: float | None = None
+    estimate_p90_minutes: float | None = None
+    # The P90's margin over the estimate before calibration (hallq/hall/pace.py learns from it)
+    estimate_margin_minutes: float | None = None
     ahead_at_issue: int = 0
     window: int | None = None
     staff: str | None = None
@@ -68,6 +74,11 @@ class WindowState(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     last_finished: int | None = None
     served_today: int = 0
     away_seconds_today: float = 0.0
+    signed_in_at: float = 0.0  # when the staff member now in signed in
+    busy_since: float = 0.0  # when the ticket in hand was called (its window time starts)
+    # Of this window's recent calls, the share per service (综合窗口: how its time is shared)
+    call_mix: dict[str, float] = {}
+    calls_mixed: int = 0
 
 
 class Appointment(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
@@ -85,6 +96,35 @@ class ServiceRate(msgspec.Struct, kw_only=True, gc=False):
 
     mean_seconds: float
     samples: int = 0
+
+
+class ServicePace(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+    """What the log teaches about one service, for wait estimates (hallq/hall/pace.py)."""
+
+    calls: int = 0  # calls whose window time is known
+    window_seconds: float = 0.0  # mean window time per call: from the call to the finish or 过号
+    window_seconds_sq: float = 0.0  # mean of its square (the spread of P90 estimates)
+    arrivals_per_minute: float = 0.0  # tickets issued, a rate decayed over the last half hour
+    last_issued_at: float = 0.0
+
+
+class HallPace(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+    """What the log teaches about the whole hall, for wait estimates (hallq/hall/pace.py)."""
+
+    tickets: int = 0
+    priority_share: float = 0.0  # of tickets issued, the share in a priority class (绿色通道)
+    waited_minutes: float = 0.0  # minutes waited by tickets until called or given up (decayed)
+    gave_up: float = 0.0  # tickets cancelled while waiting, on the same decayed scale
+    away_episodes: int = 0
+    away_seconds: float = 0.0  # mean length of an away episode (请稍候)
+    staffed_seconds: float = 0.0  # window time with staff signed in (decayed)
+    away_total_seconds: float = 0.0  # of it, away (decayed on the same scale)
+    breaks: int = 0
+    break_seconds: float = 0.0  # mean length of a break within a session (轮岗午休)
+    appointments_due: float = 0.0  # appointments of past days (decayed)
+    appointments_kept: float = 0.0  # of them, checked in
+    p90_checks: int = 0
+    p90_scale: float = 1.0  # the P90's spread, scaled so that 10% of waits exceed it
 
 
 class RequestEntry(msgspec.Struct, array_like=True, gc=False):
@@ -121,6 +161,8 @@ class HallState(msgspec.Struct, kw_only=True, gc=False):
     windows: dict[int, WindowState] = {}
     appointments: dict[str, Appointment] = {}
     rates: dict[str, ServiceRate] = {}
+    pace: dict[str, ServicePace] = {}
+    hall_pace: HallPace = msgspec.field(default_factory=HallPace)
     requests: dict[str, RequestEntry] = {}
     devices: dict[str, DeviceState] = {}
     # The configuration last set through the controller (ChangeConfig), as TOML; empty: the

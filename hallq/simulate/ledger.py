@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hallq.hall import events as e
 from hallq.hall.engine import Engine
-from hallq.hall.estimate import mean_service_minutes
+from hallq.hall.estimate import minutes_per_call
 from hallq.simulate.arrivals import Citizen
 from hallq.simulate.records import TicketRecord
 
@@ -67,9 +67,10 @@ class Ledger:
             arrived_at=citizen.arrives_at,
             issued_at=now,
             estimate_minutes=ev.estimate_minutes,
+            estimate_p90_minutes=ev.estimate_p90_minutes,
             ahead=ev.ahead,
             windows_staffed=staffed,
             windows_idle=idle,
-            mean_service_minutes=mean_service_minutes(cfg, state, ev.service),
+            mean_service_minutes=minutes_per_call(cfg, state, ev.service),
             les_minutes=self.last_wait.get(ev.service),
         )

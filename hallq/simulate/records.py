@@ -27,8 +27,11 @@ class TicketRecord:
     ahead: int  # tickets ahead of it in its service's queue when issued
     windows_staffed: int  # windows able to serve it with staff signed in, at issue
     windows_idle: int  # of those, idle at issue
-    mean_service_minutes: float  # the engine's learned mean service time, at issue
+    # The engine's learned mean window time per call at issue (call to finish or no-show,
+    # walk-up included): 1/μ for the QL baseline, the same that hallq's estimate uses.
+    mean_service_minutes: float
     les_minutes: float | None  # wait of the last ticket of its service to be called before
+    estimate_p90_minutes: float | None = None  # the engine's P90 estimate, on the ticket
     first_called_at: float | None = None
     window: int | None = None  # the window that first called it
     started_at: float | None = None

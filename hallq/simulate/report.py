@@ -11,6 +11,7 @@ from typing import Any
 
 from hallq.errors import ConfigError
 from hallq.hall.config import HallConfig, load_config
+from hallq.simulate.accuracy_report import accuracy_lines, run_days
 from hallq.simulate.day import simulate_day
 from hallq.simulate.hall_fit import check_against_hall
 from hallq.simulate.metrics import metrics, to_json
@@ -25,6 +26,8 @@ class SimulateOptions:
     seed: int = 1
     json_out: Path | None = None  # "-" writes to standard output
     plot_out: Path | None = None
+    p90: bool = False  # print the P90 estimate's calibration in the summary
+    days: int = 1  # play this many days (seeds from `seed` on) and pool the accuracy
 
 
 def load(options: SimulateOptions) -> tuple[HallConfig, Scenario]:
@@ -53,6 +56,11 @@ def run(options: SimulateOptions) -> int:
     except ConfigError as e:
         print(f"hallq simulate: {e}", file=sys.stderr)
         return 2
+    if options.days > 1:
+        if options.plot_out is not None:
+            print("hallq simulate: --plot draws one day: leave out --days", file=sys.stderr)
+            return 2
+        return run_days(cfg, scenario, options.seed, options.days, options.json_out, options.p90)
     wall = time.perf_counter()
     result = simulate_day(cfg, scenario, options.seed)
     wall = time.perf_counter() - wall
@@ -69,15 +77,15 @@ def run(options: SimulateOptions) -> int:
 
         plot_day(result, options.plot_out)
     out = sys.stderr if to_stdout else sys.stdout
-    print(summary(data, wall), file=out)
+    print(summary(data, wall, options.p90), file=out)
     for path in (options.json_out, options.plot_out):
         if path is not None and not to_stdout:
             print(f"  wrote {path}", file=out)
     return 0
 
 
-def summary(m: dict[str, Any], wall_seconds: float) -> str:
-    """The day in a few lines of text."""
+def summary(m: dict[str, Any], wall_seconds: float, p90: bool = False) -> str:
+    """The day in a few lines of text (with `p90`, the P90 estimate's calibration too)."""
     t, sim, eng = m["tickets"], m["simulated"], m["engine"]
     waits = m["waits_minutes"]
     lines = [
@@ -106,17 +114,7 @@ def summary(m: dict[str, Any], wall_seconds: float) -> str:
         )
     ev = m["evaluations"]
     lines.append(f"  evaluations {ev['count']:,}, of them bad {ev['bad']:,}")
-    acc = m["accuracy"]
-    if acc["tickets"]:
-        parts = [
-            f"{name} {acc[name]['rrmse']:.2f} / {acc[name]['mae_minutes']:.1f}"
-            for name in ("hallq", "ql", "les")
-            if acc[name]["rrmse"] is not None
-        ]
-        lines.append(
-            f"  wait estimates, RRMSE / MAE minutes over {acc['tickets']:,} tickets: "
-            + ", ".join(parts)
-        )
+    lines += accuracy_lines(m["accuracy"], p90)
     return "\n".join(lines)
 
 

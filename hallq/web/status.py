@@ -17,7 +17,6 @@ from hallq.controller.api import json_response, openapi_key, writer_key
 from hallq.controller.status_codes import StatusCodes, normalize, status_codes_key
 from hallq.errors import BadRequest, NotFound
 from hallq.hall.engine import Engine
-from hallq.hall.estimate import outlook
 from hallq.hall.policy import ranked
 from hallq.hall.schedule import local_now
 from hallq.hall.state import Ticket
@@ -76,7 +75,7 @@ def status_view(engine: Engine, t: Ticket, now: float, places: _Places) -> dict[
     }
     if t.status == "waiting":
         ahead = places.ahead(engine, t, now)
-        minutes = outlook(cfg, engine.state, engine.waiting, t.service).wait_minutes(ahead)
+        minutes = engine.forecast_ticket(t, ahead, now).minutes
         out["ahead"] = ahead
         out["estimate_minutes"] = None if minutes is None else round(minutes, 1)
         out["refresh_seconds"] = _refresh_seconds(t.status, ahead)
