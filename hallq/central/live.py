@@ -19,7 +19,6 @@ from typing import Any
 
 from hallq.central.db import percentile
 from hallq.hall.engine import Engine
-from hallq.hall.estimate import outlooks
 
 CLOSED_STATUSES = ("closed", "paused")  # a window away (请稍候) is still staffed: open
 
@@ -57,7 +56,7 @@ def live_figures(engine: Engine, ts: float) -> dict[str, Any]:
         (tickets[i].issued_at for ids in queues.values() for i in ids if i in tickets),
         default=None,
     )
-    views = outlooks(cfg, state, queues)
+    views = engine.outlooks(ts)  # as the hall prints it: its timetable at its latest event
     services = []
     for s in cfg.services:
         view = views[s.code]
