@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from hallq.hall.config import HallConfig
 from hallq.simulate.accuracy import ESTIMATORS, accuracy_over_days
 from hallq.simulate.day import simulate_day
 from hallq.simulate.metrics import DIGITS, metrics, to_json
+from hallq.simulate.output import text_table
 from hallq.simulate.scenario import Scenario
 
 
@@ -49,7 +49,7 @@ def accuracy_lines(acc: dict[str, Any], p90: bool) -> list[str]:
                 _figure(e["mae_minutes"], None, 1),
             ]
         )
-    lines += ["    " + row for row in _table(["", "RRMSE", "delayed", "MAE min"], rows)]
+    lines += ["    " + row for row in text_table(["", "RRMSE", "delayed", "MAE min"], rows)]
     if p90:
         q = acc["p90"]
         if q["tickets"]:
@@ -79,18 +79,6 @@ def _share(value: float | None, se: float | None) -> str:
     if se is not None and se == se:
         return f"{value:.1%} ± {se:.1%}"
     return f"{value:.1%}"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return [line(headers), *(line(r) for r in rows)]
 
 
 def run_days(

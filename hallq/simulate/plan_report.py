@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hallq.errors import ConfigError
+from hallq.simulate.output import deliver, text_table
 from hallq.simulate.plan import (
     DEFAULT_ROUNDS,
     DEFAULT_SEEDS,
@@ -77,22 +78,19 @@ def run_plan(options: PlanCommand) -> int:
         print(f"hallq simulate --plan: {e}", file=sys.stderr)
         return 2
     wall = time.perf_counter() - wall
-    to_stdout = options.json_out is not None and str(options.json_out) == "-"
-    if options.json_out is not None:
-        text = json.dumps(plan_json(plan), ensure_ascii=False, indent=1) + "\n"
-        if to_stdout:
-            sys.stdout.write(text)
-        else:
-            options.json_out.write_text(text, encoding="utf-8")
-    if options.plot_out is not None:
+
+    def draw(path: Path) -> None:
         from hallq.simulate.plan_plot import plot_plan
 
-        plot_plan(plan, options.plot_out)
-    out = sys.stderr if to_stdout else sys.stdout
-    print(plan_text(plan, hall_windows=len(cfg.windows), wall_seconds=wall), file=out)
-    for path in (options.json_out, options.plot_out):
-        if path is not None and not to_stdout:
-            print(f"  wrote {path}", file=out)
+        plot_plan(plan, path)
+
+    deliver(
+        lambda: json.dumps(plan_json(plan), ensure_ascii=False, indent=1) + "\n",
+        options.json_out,
+        draw,
+        options.plot_out,
+        lambda: plan_text(plan, hall_windows=len(cfg.windows), wall_seconds=wall),
+    )
     return 0
 
 
@@ -156,7 +154,7 @@ def plan_text(
         rows[-2].append("")
         rows[-1].append("")
     lines.append("  windows per service and hour (! = p90 over the target):")
-    lines += ["    " + line for line in _table(headers, rows)]
+    lines += ["    " + line for line in text_table(headers, rows)]
     most = max(
         (sum(plan.windows[(c, i)] for c in plan.services), h.label)
         for i, h in enumerate(plan.hours)
@@ -195,18 +193,6 @@ def plan_text(
 def _share_over(check: Check) -> float:
     tickets = sum(c.tickets for c in check.cells.values())
     return sum(c.over for c in check.cells.values()) / tickets if tickets else 0.0
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return [line(headers), *(line(r) for r in rows)]
 
 
 # ---------------------------------------------------------------- JSON

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from hallq.simulate.accuracy_report import accuracy_lines, run_days
 from hallq.simulate.day import simulate_day
 from hallq.simulate.hall_fit import check_against_hall
 from hallq.simulate.metrics import metrics, to_json
+from hallq.simulate.output import deliver, text_table
 from hallq.simulate.scenario import Scenario, ScenarioError
 from hallq.simulate.scenario_file import locate_problems, read_scenario
 
@@ -65,22 +65,19 @@ def run(options: SimulateOptions) -> int:
     result = simulate_day(cfg, scenario, options.seed)
     wall = time.perf_counter() - wall
     data = metrics(result)
-    to_stdout = options.json_out is not None and str(options.json_out) == "-"
-    if options.json_out is not None:
-        text = to_json(data)
-        if to_stdout:
-            sys.stdout.write(text)
-        else:
-            options.json_out.write_text(text, encoding="utf-8")
-    if options.plot_out is not None:
+
+    def draw(path: Path) -> None:
         from hallq.simulate.plot import plot_day
 
-        plot_day(result, options.plot_out)
-    out = sys.stderr if to_stdout else sys.stdout
-    print(summary(data, wall, options.p90), file=out)
-    for path in (options.json_out, options.plot_out):
-        if path is not None and not to_stdout:
-            print(f"  wrote {path}", file=out)
+        plot_day(result, path)
+
+    deliver(
+        lambda: to_json(data),
+        options.json_out,
+        draw,
+        options.plot_out,
+        lambda: summary(data, wall, options.p90),
+    )
     return 0
 
 
@@ -105,7 +102,7 @@ def summary(m: dict[str, Any], wall_seconds: float, p90: bool = False) -> str:
     lines.append(
         f"  waits to the first call, minutes (tickets issued from {waits['issued_from'][:5]}):"
     )
-    lines += ["    " + row for row in _table(["", "called", "mean", "p50", "p90", "max"], rows)]
+    lines += ["    " + row for row in text_table(["", "called", "mean", "p50", "p90", "max"], rows)]
     used = [w["utilisation"] for w in m["windows"] if w["utilisation"] is not None]
     if used:
         lines.append(
@@ -122,15 +119,3 @@ def _dist(d: dict[str, Any]) -> list[str]:
     return [str(d["count"])] + [
         "-" if d[k] is None else f"{d[k]:.1f}" for k in ("mean", "p50", "p90", "max")
     ]
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return [line(headers), *(line(r) for r in rows)]
