@@ -22,6 +22,7 @@ from bench.common import (
     primary_service,
     table,
 )
+from hallq.controller.views import hall_view
 from hallq.hall import commands as c
 from hallq.hall.config import HallConfig
 from hallq.hall.engine import Engine
@@ -135,6 +136,36 @@ def _backlog_costs(cfg: HallConfig, backlog: int, samples: int) -> dict[str, flo
     }
 
 
+def _estimate_costs(cfg: HallConfig, backlog: int, rounds: int) -> dict[str, float]:
+    """µs of the wait estimates as the hall asks for them: one service's outlook (every issue
+    does one), the hall view without the tickets (screens, after every few events) and with
+    every waiting ticket's forecast, at 60 windows with `backlog` waiting. Best of 5 rounds,
+    in CPU time (the machine's other work does not count)."""
+    engine = Engine(cfg)
+    now = _sign_in_all(engine, at(8, 0))
+    now = _issue_backlog(engine, backlog, now)
+    for cmd, ts in _mix(3, now):  # windows busy, the pace learned
+        engine.execute(cmd, ts)
+        now = ts
+    codes = [s.code for s in cfg.services]
+
+    def best(work: Any, count: int) -> float:
+        times = []
+        for _ in range(5):
+            t0 = time.process_time()
+            for i in range(count):
+                work(now + i * STEP)
+            times.append((time.process_time() - t0) / count)
+        return min(times) * 1e6
+
+    return {
+        "backlog": backlog,
+        "outlook_us": best(lambda t: engine.outlook(codes[int(t) % len(codes)], t), rounds * 8),
+        "hall_view_figures_us": best(lambda t: hall_view(engine, t, tickets_shown=False), rounds),
+        "hall_view_us": best(lambda t: hall_view(engine, t), max(1, rounds // 10)),
+    }
+
+
 def run(opts: Options) -> dict[str, Any]:
     cfg = bench_config()
     rounds = 40 if opts.quick else 600
@@ -175,7 +206,22 @@ def run(opts: Options) -> dict[str, Any]:
             ],
         )
     )
+    estimates = _estimate_costs(cfg, backlog, 20 if opts.quick else 100)
+    print(f"  wait estimates at {WINDOW_COUNT} windows, {backlog} waiting (CPU time, best of 5):")
+    print(
+        table(
+            ["one service's outlook µs", "hall view, figures µs", "hall view, every ticket µs"],
+            [
+                [
+                    estimates["outlook_us"],
+                    estimates["hall_view_figures_us"],
+                    estimates["hall_view_us"],
+                ]
+            ],
+        )
+    )
     return {
+        "estimates": estimates,
         "commands": best["commands"],
         "rounds": rounds,
         "windows": WINDOW_COUNT,

@@ -6,8 +6,12 @@ Monday is the 20,000-ticket day. Loading the files is not timed.
 
 (b) Accuracy: for each scenario over several seeds, every figure `accuracy()` returns
 (hallq/simulate/accuracy.py: RRMSE and MAE for hallq, QL and LES, and whatever else it
-grows), as the mean of the days' figures ± its standard error (independent days). The
-days of (a) are reused.
+grows), as the mean of the days' figures ± its standard error (the days' draws are
+independent; what the hall learned carries over from day to day). The days of (a) are
+reused.
+
+The days are played in a row, as a hall lives them, after LEARN_DAYS days to learn: each
+day's engine starts with what the days before taught it.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Options, table
+from hallq.hall.state import HallState
 from hallq.simulate import accuracy as accuracy_module
-from hallq.simulate.day import simulate_day
+from hallq.simulate.day import HallDay
 from hallq.simulate.records import DayResult
-from hallq.simulate.report import SimulateOptions, load
+from hallq.simulate.report import SimulateOptions, day_seeds, load
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "config" / "scenarios"
 # name → (seeds timed, seeds for the accuracy table); quick: (1, a few)
@@ -42,13 +47,25 @@ QUICK = {
     "mms": (1, 2),
 }
 REPRODUCE = ".venv/bin/python -m bench simulate"
+# Days played first for the hall to learn from (its staffing over the day, the P90's scale):
+# a hall in service has run for weeks, and a newly installed one learns in about this long.
+LEARN_DAYS = 2
 
 
-def _day(name: str, seed: int) -> tuple[DayResult, float]:
+def _days(name: str, count: int) -> list[tuple[DayResult, float]]:
+    """`count` days of the scenario in a row after LEARN_DAYS to learn, each day timed."""
     cfg, scenario = load(SimulateOptions(scenario=SCENARIOS / f"{name}.toml"))
-    started = time.perf_counter()
-    result = simulate_day(cfg, scenario, seed)
-    return result, time.perf_counter() - started
+    learned: HallState | None = None
+    out: list[tuple[DayResult, float]] = []
+    for i, seed in enumerate(day_seeds(1, count, LEARN_DAYS)):
+        started = time.perf_counter()
+        day = HallDay(cfg, scenario, seed, learned)
+        result = day.run()
+        wall = time.perf_counter() - started
+        learned = day.close()
+        if i >= LEARN_DAYS:
+            out.append((result, wall))
+    return out
 
 
 def _speed(name: str, days: Sequence[tuple[DayResult, float]]) -> dict[str, Any]:
@@ -132,8 +149,8 @@ def _accuracy(name: str, days: Sequence[DayResult]) -> dict[str, Any]:
         "seeds": [r.seed for r in days],
         "estimators": estimators,
         "figures": figures,
-        "command": f"{REPRODUCE}  # one day: .venv/bin/hallq simulate --scenario "
-        f"config/scenarios/{name}.toml --seed N",
+        "command": f"{REPRODUCE}  # or: .venv/bin/hallq simulate --scenario "
+        f"config/scenarios/{name}.toml --days {len(days)} --learn-days {LEARN_DAYS} --p90",
     }
 
 
@@ -185,11 +202,9 @@ def run(opts: Options) -> dict[str, Any]:
     speed: list[dict[str, Any]] = []
     accuracy: list[dict[str, Any]] = []
     for name, (timed, compared) in plan.items():
-        days = [_day(name, seed) for seed in range(1, timed + 1)]
-        speed.append(_speed(name, days))
-        results = [r for r, _ in days]
-        results += [_day(name, seed)[0] for seed in range(timed + 1, compared + 1)]
-        accuracy.append(_accuracy(name, results[:compared]))
+        days = _days(name, max(timed, compared))
+        speed.append(_speed(name, days[:timed]))
+        accuracy.append(_accuracy(name, [r for r, _ in days[:compared]]))
     print("  simulated days (load not timed; the day built and played through the engine):")
     print(
         table(

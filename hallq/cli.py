@@ -268,6 +268,16 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     return main(cfg, options)
 
 
+def _at_least_zero(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0")
+    return value
+
+
 def _positive_minutes(text: str) -> float:
     """--target-p90: a wait in minutes above zero."""
     try:
@@ -343,6 +353,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             plot_out=Path(args.plot) if args.plot else None,
             p90=args.p90,
             days=args.days,
+            learn_days=args.learn_days,
         )
     )
 
@@ -414,7 +425,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_at_least_one,
         default=1,
         metavar="N",
-        help="play N days (seeds from --seed on) and pool the estimates' accuracy",
+        help="play N days in a row (seeds from --seed on) and pool the estimates' accuracy",
+    )
+    simulate.add_argument(
+        "--learn-days",
+        type=_at_least_zero,
+        default=0,
+        metavar="K",
+        help="first play K days only for the hall to learn from, as one that has run a while",
     )
     # Capacity planning (docs/SIMULATION.md, "Capacity planning").
     simulate.add_argument(

@@ -336,3 +336,33 @@ def test_cli_names_a_bad_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "nowhere.toml: no such file" in capsys.readouterr().err
     assert main(["simulate", "--scenario", str(tmp_path / "missing.toml")]) == 2
     assert "missing.toml: no such file" in capsys.readouterr().err
+
+
+def test_days_in_a_row_carry_what_the_hall_learned(tmp_path: Path) -> None:
+    """`--learn-days`: the measured day's engine starts knowing the days before (their
+    staffing over the day, the P90's scale); without it, a day starts knowing nothing."""
+    from hallq.simulate import simulate_days
+
+    cfg, scenario = load(SimulateOptions(scenario=TOWNSHIP))
+    first = HallDay(cfg, scenario, 1)
+    first.run()
+    learned = first.close()
+    assert learned.staffing.days == 1 and learned.hall_pace.p90_checks > 0
+    second = HallDay(cfg, scenario, 2, learned)
+    assert second.engine.state.staffing.days == 1
+    assert second.engine.state.hall_pace.p90_scale == learned.hall_pace.p90_scale
+    assert not second.engine.state.tickets and second.engine.state.day is None
+    assert HallDay(cfg, scenario, 2).engine.state.staffing.days == 0
+
+    played = list(simulate_days(cfg, scenario, [7, 8, 9], learn_days=2))
+    assert [r.seed for r in played] == [9]
+    assert to_json(metrics(played[0])) != to_json(metrics(simulate_day(cfg, scenario, 9)))
+
+    out = tmp_path / "days.json"
+    args = ["simulate", "--scenario", str(TOWNSHIP), "--days", "2", "--learn-days", "1"]
+    assert main([*args, "--json", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["seeds"] == [1, 2] and data["learn_days"] == 1 and len(data["days"]) == 2
+    with pytest.raises(SystemExit) as refused:
+        main(["simulate", "--scenario", str(TOWNSHIP), "--learn-days", "-1"])
+    assert refused.value.code == 2

@@ -52,7 +52,7 @@ from hallq.hall.shipping import (
     HallConfigUpload,
     Position,
 )
-from hallq.hall.state import snapshot_decoder, snapshot_encoder
+from hallq.hall.state import STATE_VERSION, snapshot_decoder, snapshot_encoder
 
 log = logging.getLogger("hallq.central.ingest")
 
@@ -390,8 +390,9 @@ async def rebuild_engine(tx: Tx, hall_id: str, cfg: HallConfig, acked: int) -> E
     snap = await tx.fetchrow(
         "SELECT seq, state FROM hall_snapshots WHERE hall_id = $1 AND seq <= $2", hall_id, acked
     )
-    if snap is not None:
-        engine.restore(snapshot_decoder.decode(snap["state"]))
+    state = snapshot_decoder.decode(snap["state"]) if snap is not None else None
+    if state is not None and state.version == STATE_VERSION:  # older: replay what it lacks
+        engine.restore(state)
         _switch_config(engine, cfg)
     await replay_events(tx, hall_id, engine, acked)
     if engine.state.seq != acked:

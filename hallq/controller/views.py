@@ -92,7 +92,7 @@ def hall_view(
                 "estimate_minutes": _minutes(view.new_ticket_minutes),
                 "estimate_p90_minutes": _minutes(view.new_ticket_p90_minutes),
                 "mean_service_minutes": round(view.mean_minutes, 2),
-                "windows": [w.number for w in cfg.windows if any(s.code in t for t in w.tiers)],
+                "windows": [w.number for w in cfg.windows_serving(s.code)],
                 "guide": {
                     "materials": s.guide.materials,
                     "materials_en": s.guide.materials_en,
@@ -209,15 +209,7 @@ def windows_view(engine: Engine, now: float) -> list[dict[str, Any]]:
 
 def recent_calls_view(engine: Engine) -> list[dict[str, Any]]:
     """The latest calls, newest first."""
-    called = sorted(
-        (
-            t
-            for t in engine.state.tickets.values()
-            if t.called_at is not None and t.status in ("called", "serving", "done")
-        ),
-        key=lambda t: (t.called_at or 0.0, t.id),  # the same instant: the later ticket first
-        reverse=True,
-    )[:RECENT_CALLS]
+    called = engine.recent_calls(RECENT_CALLS)
     return [
         {"number": t.display, "window": t.window, "service": t.service, "called_at": t.called_at}
         for t in called

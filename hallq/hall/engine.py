@@ -19,7 +19,7 @@ import msgspec
 from hallq.errors import BadRequest, CommandRejected, ConfigError, NotFound
 from hallq.hall import commands as c
 from hallq.hall import events as e
-from hallq.hall import pace
+from hallq.hall import pace, staffing
 from hallq.hall.config import HallConfig, parse_config
 from hallq.hall.estimate import (
     Estimator,
@@ -48,6 +48,7 @@ PRIOR_SAMPLES = 3  # the configured service time counts as this many observed on
 RATE_MIN_SECONDS = 20.0  # shorter services are mistakes (call then finish at once): not learned
 RECENT_REPLIES = 4096
 ACTIVE = ("waiting", "called", "serving")
+CALLED_STANDING = ("called", "serving", "done")  # calls that screens still list
 
 
 @dataclass
@@ -102,6 +103,8 @@ class Engine:
         self.by_display: dict[str, int] = {}
         # Service → slot starts of today's appointments not yet checked in, sorted (estimates).
         self.booked: dict[str, list[float]] = {}
+        # Today's calls and recalls in the order made: (when, ticket id); see `recent_calls`.
+        self.calls: list[tuple[float, int]] = []
         self._recent: OrderedDict[str, tuple[str, dict[str, Any] | None, CommandRejected | None]]
         self._recent = OrderedDict()
         self._pending_config: tuple[str, HallConfig] | None = None
@@ -134,8 +137,13 @@ class Engine:
 
     # ------------------------------------------------------------ entry points
 
-    def execute(self, cmd: c.Command, now: float) -> Outcome:
-        """Check and apply one command at time `now` (seconds since the epoch)."""
+    def execute(self, cmd: c.Command, now: float, roll_day: bool = True) -> Outcome:
+        """Check and apply one command at time `now` (seconds since the epoch).
+
+        `roll_day` False holds the business day where it is even if `now` is a later date:
+        the controller passes it while the machine's clock is not synchronised (a Pi has no
+        real-time clock, and a new day on a wrong clock would expire a morning's queue).
+        """
         name = c.command_name(cmd)
         rid = cmd.request_id
         if not isinstance(cmd, c.Tick):
@@ -151,7 +159,7 @@ class Engine:
         today = business_day(self.config, now)
         # Only forwards: a clock that steps back (a Pi boots with a stale time until NTP
         # corrects it) must not expire today's queue and then restart its numbers.
-        if self.state.day is None or today.isoformat() > self.state.day:
+        if self.state.day is None or (roll_day and today.isoformat() > self.state.day):
             out.records.extend(self._emit([self._day_change(today)], now, None, None))
         try:
             decided = self._deciders[type(cmd)](cmd, now)
@@ -226,6 +234,28 @@ class Engine:
         if t is None:
             raise NotFound("ticket_not_found", f"今天没有 {ref} 号 / No ticket {ref} today")
         return t
+
+    def recent_calls(self, count: int) -> list[Ticket]:
+        """The latest `count` calls still standing (called, serving or done), newest first.
+
+        Walks today's calls from the newest, so a screen's refresh does not sort the day.
+        """
+        tickets = self.state.tickets
+        seen: set[int] = set()
+        found: list[Ticket] = []
+        for when, tid in reversed(self.calls):
+            if tid in seen:
+                continue
+            seen.add(tid)
+            t = tickets.get(tid)
+            if t is None or t.called_at != when or t.status not in CALLED_STANDING:
+                continue
+            found.append(t)
+            if len(found) >= count:
+                break
+        # Newest by time, as screens list them (a clock stepped back can put the log's order off).
+        found.sort(key=lambda t: (t.called_at or 0.0, t.id), reverse=True)
+        return found
 
     def outlooks(self, now: float | None = None) -> dict[str, ServiceOutlook]:
         """Every service's outlook at `now` (None: without the clock: no timetable)."""
@@ -302,6 +332,9 @@ class Engine:
                 self.booked.setdefault(a.service, []).append(a.slot_start)
         for slots in self.booked.values():
             slots.sort()
+        self.calls = sorted(
+            (t.called_at, t.id) for t in self.state.tickets.values() if t.called_at is not None
+        )
 
     def _unbook(self, service: str, slot_start: float) -> None:
         slots = self.booked.get(service, [])
@@ -970,8 +1003,10 @@ class Engine:
 
     def _a_day(self, ev: e.DayStarted, ts: float) -> None:
         s = self.state
+        staffing.learn_day(s, ev.day, self.config.zone, ts)  # before the windows close
         s.day = ev.day
         s.tickets = {}
+        self.calls = []
         s.last_number = {}
         s.issued_by_session = {}
         s.quota_used = {}
@@ -1031,6 +1066,7 @@ class Engine:
         if t.first_called_at is None:
             pace.learn_first_call(self.state, t, ts)
         t.status, t.window, t.staff, t.called_at = "called", ev.window, ev.staff, ts
+        self.calls.append((ts, t.id))
         t.first_called_at = t.first_called_at or ts
         t.calls += 1
         t.recalls = 0  # recalls count per call: a reinstated ticket is recalled afresh
@@ -1044,6 +1080,7 @@ class Engine:
         t = self.state.tickets[ev.ticket]
         t.recalls = ev.recalls
         t.called_at = ts
+        self.calls.append((ts, t.id))
 
     def _a_started(self, ev: e.ServiceStarted, ts: float) -> None:
         t = self.state.tickets[ev.ticket]
@@ -1127,6 +1164,7 @@ class Engine:
         ws = self._ws(ev.window)
         if ws.signed_in_at:
             pace.learn_staffed(self.state, ts - ws.signed_in_at)
+            staffing.learn_signed_out(self.state, ws.number, ws.signed_in_at, ts)
         ws.status, ws.staff, ws.staff_name, ws.since, ws.reason = "closed", None, "", ts, ""
         ws.signed_in_at = 0.0
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from hallq.hall import staffing
 from hallq.hall.config import HallConfig
 from hallq.hall.forecast import (
     INF,
@@ -41,6 +42,10 @@ OPEN_STATUSES = ("idle", "calling", "serving")
 MIX_PRIOR_CALLS = 5  # the model of a shared window counts as this many of its calls
 MIX_RIVALS = 3  # tickets of other services waiting for a shared window: half trust at this many
 OVERDUE_BREAKS = 2.0  # a window away more than twice the usual break is not counted on
+# How composite windows share their time follows the open windows and the services' loads;
+# loads (arrival rates, window times) are learned over tens of minutes, so the shares worked
+# out once serve every estimate for this long, or until a window opens or closes.
+SHARING_SECONDS = 30.0
 
 __all__ = [
     "Estimator",
@@ -85,6 +90,17 @@ class Estimator:
         self.layout = Layout.of(self.tiers)
         self.configured = {s.code: s.service_minutes for s in cfg.services}
         self._day: tuple[float, float, tuple[tuple[float, float], ...]] | None = None
+        # (the state's id, its open windows, since when, the shares)
+        self._shares: tuple[int, int, float, Sharing] | None = None
+        self._opened: tuple[int, int, int] | None = None  # (the state's id, its seq, open set)
+        self._steps: (
+            tuple[
+                tuple[int, int, float, int],
+                tuple[bool, ...],
+                dict[int, tuple[tuple[int, float], ...]],
+            ]
+            | None
+        ) = None
 
     # ------------------------------------------------------------ the timetable
 
@@ -152,6 +168,9 @@ class Estimator:
         # Busy windows call next when their ticket in hand is done: together, `in_hand`
         # calls at a pace of `in_hand_rate` a minute, then their usual pace.
         in_hand = in_hand_rate = busy_rate = 0.0
+        # Windows staffed now: (window, from when, the rate it gives), for the staffing ahead;
+        # from -1.0: once its ticket in hand is done.
+        staffed: list[tuple[int, float, float]] = []
         windows = state.windows
         for serving in self.serving.get(service, ()):
             ws = windows.get(serving.window)
@@ -186,7 +205,7 @@ class Estimator:
             later = start  # when the modelled share begins (after the tiers above drain)
             if serving.above:
                 if sharing is None:
-                    sharing = self._sharing(state, now, per_call)
+                    sharing = self._sharing(state, now)
                 drain = self._drain(serving.above, waiting, sharing, per_call)
                 spare = sharing.spare(serving.window, serving.index)
                 share = 0.0 if drain == INF else share * spare
@@ -205,9 +224,12 @@ class Estimator:
             else:
                 now_share = now_rate = 0.0
             rate = share * keep / per if share > 0.0 else 0.0
+            here = status in OPEN_STATUSES or status == "away"
             if later > start:
                 if rate > 0.0:
                     lanes.append(Lane(later, 0.0, rate))
+                    if here:
+                        staffed.append((serving.window, later, rate))
             else:
                 now_share += share
                 now_rate += rate
@@ -221,14 +243,21 @@ class Estimator:
                 in_hand += now_share
                 in_hand_rate += now_share / first
                 busy_rate += now_rate
+                if here:
+                    staffed.append((serving.window, -1.0, now_rate))
             else:
                 lanes.append(Lane(start, 1.0 if status == "idle" else jump * now_share, now_rate))
+                if here:
+                    staffed.append((serving.window, start, now_rate))
             if start == 0.0:
                 capacity += now_share
                 idle += status == "idle"
         if in_hand:
             lanes.append(Lane(0.0, 0.0, in_hand_rate))
             lanes.append(Lane(in_hand / in_hand_rate, 0.0, busy_rate - in_hand_rate))
+        if staffed and now is not None and state.staffing.days:
+            done_in_hand = in_hand / in_hand_rate if in_hand else 0.0
+            lanes.extend(self._staffing_ahead(state, now, spans, staffed, done_in_hand))
         # Every window there calls when a later session opens (they finished over the break).
         opening = 0.0
         for begin, end in spans[:-1] if lanes else ():
@@ -271,17 +300,84 @@ class Estimator:
             delayed=tuple(sorted(delayed)),
         )
 
-    def _sharing(
-        self, state: HallState, now: float | None, per_call: Callable[[str], tuple[float, float]]
-    ) -> Sharing:
-        def load(code: str) -> float:
-            return arrivals_per_minute(state.pace.get(code), now) * per_call(code)[0]
+    def _staffing_ahead(
+        self,
+        state: HallState,
+        now: float,
+        spans: tuple[tuple[float, float], ...],
+        staffed: list[tuple[int, float, float]],
+        done_in_hand: float,
+    ) -> list[Lane]:
+        """The changes ahead in what the staffed windows give, as the usual day has them
+        (windows that go to lunch in turns, close early, …): lanes of rate steps."""
+        st = state.staffing
+        slot = staffing.slot_of(st, now)
+        if slot is None:
+            return []
+        steps = self._steps_for(state, now, slot)
+        changes: dict[float, float] = {}
+        for window, begin, rate in staffed:
+            for later, change in steps(window):
+                wall = (staffing.slot_start(st, later) - now) / 60.0
+                at = max(done_in_hand if begin < 0.0 else begin, _open_minutes(spans, wall))
+                changes[at] = changes.get(at, 0.0) + rate * change
+        return [Lane(at, 0.0, rate) for at, rate in changes.items() if rate]
 
+    def _steps_for(
+        self, state: HallState, now: float, slot: int
+    ) -> Callable[[int], tuple[tuple[int, float], ...]]:
+        """Each window's steps ahead from `slot` (worked out once per slot of the day)."""
+        st = state.staffing
+        key = (id(state), st.days, st.midnight, slot)
+        cached = self._steps
+        if cached is None or cached[0] != key:
+            sessions = self.sessions_of(now)
+            usable = staffing.open_slots(st.midnight, sessions)
+            cached = self._steps = (key, usable, {})
+        _, usable, known = cached
+
+        def steps(window: int) -> tuple[tuple[int, float], ...]:
+            got = known.get(window)
+            if got is None:
+                got = known[window] = staffing.ratio_steps(st, window, slot, usable)
+            return got
+
+        return steps
+
+    def _sharing(self, state: HallState, now: float | None) -> Sharing:
+        opened = self._open_set(state)
+        cached = self._shares
+        if (
+            cached is not None
+            and now is not None
+            and cached[0] == id(state)
+            and cached[1] == opened
+            and 0.0 <= now - cached[2] < SHARING_SECONDS
+        ):
+            return cached[3]
+
+        def load(code: str) -> float:
+            # Its own window times, not `per_call`'s: the shares outlive this outlook.
+            minutes = call_minutes(state.pace.get(code), self.configured.get(code, 10.0))[0]
+            return arrivals_per_minute(state.pace.get(code), now) * minutes
+
+        shares = Sharing(self.layout, opened, load)
+        if now is not None:
+            self._shares = (id(state), opened, now, shares)
+        return shares
+
+    def _open_set(self, state: HallState) -> int:
+        """The open windows as the layout's set of bits (worked out once per event)."""
+        known = self._opened
+        if known is not None and known[0] == id(state) and known[1] == state.seq:
+            return known[2]
         opened = 0
+        bits = self.layout.bit
         for number, ws in state.windows.items():
             if ws.status in OPEN_STATUSES:
-                opened |= self.layout.bit.get(number, 0)
-        return Sharing(self.layout, opened, load)
+                opened |= bits.get(number, 0)
+        self._opened = (id(state), state.seq, opened)
+        return opened
 
     def _learned_rate(
         self, ws: WindowState, service: str, per_call: Callable[[str], tuple[float, float]]
@@ -417,6 +513,11 @@ class Estimator:
                 minutes, p90 = forecast_ticket(view, t, position, queue, ranks, now)
                 result[t.id] = TicketWait(position, minutes, p90)
         return result
+
+
+def _open_minutes(spans: tuple[tuple[float, float], ...], wall: float) -> float:
+    """Open minutes from now until `wall` minutes from now."""
+    return sum(max(0.0, min(wall, end) - start) for start, end in spans)
 
 
 def forecast_ticket(

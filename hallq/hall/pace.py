@@ -35,7 +35,9 @@ P90_TARGET = 0.1  # the share of waits that should exceed the P90 estimate
 # 1/(n + P90_EARLY) for the n-th, so that a new hall learns fast, and then P90_STEP.
 P90_STEP = 0.005
 P90_EARLY = 50
-P90_SCALE_RANGE = (0.3, 4.0)
+# The floor keeps a P90 from closing in on the estimate after a long accurate stretch (the
+# scale follows the hall by the minute; the next rush comes before the misses that tell).
+P90_SCALE_RANGE = (0.15, 4.0)
 MIN_MARGIN_MINUTES = 0.2  # P90s this close to the estimate teach nothing (rounding)
 
 # Priors, used until the log has taught enough (each counts as this many observations).

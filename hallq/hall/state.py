@@ -17,7 +17,8 @@ NORMAL_RANK = 1000  # priority categories rank 1..99, so every one is called bef
 # 2: the learned pace (wait estimates) and the fields it needs. A version-1 snapshot would
 # decode (every new field has a default) but without what the log taught, so the controller
 # ignores it and replays the log instead (writer.load asks for this version's snapshots).
-STATE_VERSION = 2
+# 3: when windows are staffed over the day (`Staffing`), learned from the log the same way.
+STATE_VERSION = 3
 
 
 class Ticket(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
@@ -127,6 +128,22 @@ class HallPace(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     p90_scale: float = 1.0  # the P90's spread, scaled so that 10% of waits exceed it
 
 
+class WindowHours(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+    """When one window is staffed over the day (hallq/hall/staffing.py)."""
+
+    # Of each slot of the day, the share it was staffed on past business days (learned).
+    usual: list[float] = []
+    today: list[float] = []  # seconds staffed in each slot so far today
+
+
+class Staffing(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+    """When the windows are staffed over the day, as past business days showed it."""
+
+    days: int = 0  # business days learned from
+    midnight: float = 0.0  # today's local midnight (seconds since the epoch)
+    windows: dict[int, WindowHours] = {}
+
+
 class RequestEntry(msgspec.Struct, array_like=True, gc=False):
     """Which command a request id carried and which events it produced.
 
@@ -163,6 +180,7 @@ class HallState(msgspec.Struct, kw_only=True, gc=False):
     rates: dict[str, ServiceRate] = {}
     pace: dict[str, ServicePace] = {}
     hall_pace: HallPace = msgspec.field(default_factory=HallPace)
+    staffing: Staffing = msgspec.field(default_factory=Staffing)
     requests: dict[str, RequestEntry] = {}
     devices: dict[str, DeviceState] = {}
     # The configuration last set through the controller (ChangeConfig), as TOML; empty: the

@@ -2,10 +2,11 @@
 real engine through its commands, on a simulated clock. docs/SIMULATION.md describes it.
 
 `simulate_day(cfg, scenario, seed)` plays a day and returns its records (`DayResult`);
+`simulate_days(cfg, scenario, seeds, learn_days)` plays days in a row, each learning from the last;
 `metrics(result)` gives the figures the JSON output holds.
 """
 
-from hallq.simulate.day import HallDay, simulate_day
+from hallq.simulate.day import HallDay, simulate_day, simulate_days
 from hallq.simulate.metrics import metrics
 from hallq.simulate.records import DayResult, TicketRecord
 from hallq.simulate.scenario import Scenario, ScenarioError
@@ -21,4 +22,5 @@ __all__ = [
     "parse_scenario",
     "read_scenario",
     "simulate_day",
+    "simulate_days",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 
 from hallq.hall.config import HallConfig
 from hallq.simulate.accuracy import ESTIMATORS, accuracy_over_days
-from hallq.simulate.day import simulate_day
+from hallq.simulate.day import simulate_days
 from hallq.simulate.metrics import DIGITS, metrics, to_json
 from hallq.simulate.output import text_table
 from hallq.simulate.scenario import Scenario
@@ -84,20 +84,21 @@ def _share(value: float | None, se: float | None) -> str:
 def run_days(
     cfg: HallConfig,
     scenario: Scenario,
-    first_seed: int,
-    days: int,
+    all_seeds: list[int],
+    learn_days: int,
     json_out: Path | None,
     p90: bool,
 ) -> int:
-    """`hallq simulate --days N`: N days, the pooled accuracy printed and (with --json) each
-    day's figures and the pooled accuracy written."""
+    """`hallq simulate --days N [--learn-days K]`: K days to learn, then N days one after
+    another (each learning from those before); the pooled accuracy of the N printed and (with
+    --json) each day's figures and the pooled accuracy written."""
     wall = time.perf_counter()
-    seeds = list(range(first_seed, first_seed + days))
+    seeds = all_seeds[learn_days:]
+    days = len(seeds)
     per_day: list[dict[str, Any]] = []
     measured = []
     tickets = 0
-    for seed in seeds:
-        result = simulate_day(cfg, scenario, seed)
+    for result in simulate_days(cfg, scenario, all_seeds, learn_days):
         measured.append(result.measured)
         tickets += len(result.tickets)
         if json_out is not None:
@@ -112,6 +113,7 @@ def run_days(
                 "hall": cfg.hall.id,
                 "date": scenario.date,
                 "seeds": seeds,
+                "learn_days": learn_days,
                 "accuracy": pooled,
                 "days": per_day,
             }
@@ -123,7 +125,8 @@ def run_days(
     out = sys.stderr if to_stdout else sys.stdout
     lines = [
         f"{scenario.name} — hall {cfg.hall.id}, {scenario.date}, seeds {seeds[0]}-{seeds[-1]}",
-        f"  {days} days played in {wall:.1f} s: {tickets:,} tickets issued",
+        f"  {days} days played in {wall:.1f} s: {tickets:,} tickets issued"
+        + (f" (after {learn_days} day{'s' * (learn_days > 1)} to learn)" if learn_days else ""),
         *accuracy_lines(pooled, p90),
         "  (all the days' tickets pooled; ± one standard error over the days)",
     ]

@@ -13,7 +13,7 @@ the simulation only decides when people act.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from hallq.hall import events as e
 from hallq.hall.config import HallConfig
 from hallq.hall.engine import Engine, Outcome
 from hallq.hall.schedule import Timetable, business_day
+from hallq.hall.state import HallState
 from hallq.simulate.arrivals import Citizen, appointments, midnight, walk_ins
 from hallq.simulate.draws import streams
 from hallq.simulate.hall_fit import check_against_hall
@@ -57,14 +58,16 @@ class _Desk:
 class HallDay:
     """Simulates one day of `scenario` at the hall `cfg` with random seed `seed`."""
 
-    def __init__(self, cfg: HallConfig, scenario: Scenario, seed: int) -> None:
+    def __init__(
+        self, cfg: HallConfig, scenario: Scenario, seed: int, learned: HallState | None = None
+    ) -> None:
         problems = check_against_hall(cfg, scenario)
         if problems:
             raise ScenarioError([f"{path}: {message}" for path, message in problems])
         self.cfg = cfg
         self.scenario = scenario
         self.seed = seed
-        self.engine = Engine(cfg)
+        self.engine = Engine(cfg, learned_from(learned) if learned is not None else None)
         rand = streams(seed)
         self.citizens = walk_ins(cfg, scenario, rand.citizens)
         self.bookings, holders = appointments(cfg, scenario, rand.appointments, len(self.citizens))
@@ -171,6 +174,13 @@ class HallDay:
             ended_at=self.now,
             measured_from=self.opening + self.scenario.warm_up_minutes * 60.0,
         )
+
+    def close(self) -> HallState:
+        """End the day as a hall does at midnight (the next business day starts, which is
+        when the day's staffing is learned); the engine's state after it."""
+        self.now = max(self.now, self.day_start + 86_400.0 + 60.0)
+        self.execute(c.Tick(request_id=self._rid()))
+        return self.engine.state
 
     def _rid(self) -> str:
         self._request += 1
@@ -444,6 +454,34 @@ _KIOSK_REFUSALS = frozenset(
 _WAIT_AT_DOOR = frozenset({"before_opening", "between_sessions", "cutoff"})
 
 
-def simulate_day(cfg: HallConfig, scenario: Scenario, seed: int = 1) -> DayResult:
-    """Simulate one day of `scenario` at the hall `cfg`."""
-    return HallDay(cfg, scenario, seed).run()
+def simulate_day(
+    cfg: HallConfig, scenario: Scenario, seed: int = 1, learned: HallState | None = None
+) -> DayResult:
+    """Simulate one day of `scenario` at the hall `cfg`; with `learned`, the engine starts
+    knowing what that state's log taught (the day before: see `simulate_days`)."""
+    return HallDay(cfg, scenario, seed, learned).run()
+
+
+def simulate_days(
+    cfg: HallConfig, scenario: Scenario, seeds: Sequence[int], learn_days: int = 0
+) -> Iterator[DayResult]:
+    """Days of `scenario` one after another, as a hall lives them: each day's engine starts
+    with what the days before taught it (service times, arrivals, staffing over the day, the
+    P90's scale, …). The first `learn_days` seeds are played only to learn and not returned."""
+    learned: HallState | None = None
+    for i, seed in enumerate(seeds):
+        day = HallDay(cfg, scenario, seed, learned)
+        result = day.run()
+        learned = day.close()
+        if i >= learn_days:
+            yield result
+
+
+def learned_from(state: HallState) -> HallState:
+    """A new day's state that keeps only what the log taught (no tickets, windows closed)."""
+    return HallState(
+        rates=state.rates,
+        pace=state.pace,
+        hall_pace=state.hall_pace,
+        staffing=state.staffing,
+    )

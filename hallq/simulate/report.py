@@ -11,12 +11,14 @@ from typing import Any
 from hallq.errors import ConfigError
 from hallq.hall.config import HallConfig, load_config
 from hallq.simulate.accuracy_report import accuracy_lines, run_days
-from hallq.simulate.day import simulate_day
+from hallq.simulate.day import simulate_days
 from hallq.simulate.hall_fit import check_against_hall
 from hallq.simulate.metrics import metrics, to_json
 from hallq.simulate.output import deliver, text_table
 from hallq.simulate.scenario import Scenario, ScenarioError
 from hallq.simulate.scenario_file import locate_problems, read_scenario
+
+LEARN_SEEDS = 100_000  # learning days play seeds from here on, apart from the measured days'
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class SimulateOptions:
     plot_out: Path | None = None
     p90: bool = False  # print the P90 estimate's calibration in the summary
     days: int = 1  # play this many days (seeds from `seed` on) and pool the accuracy
+    # Days played first, only for the engine to learn from (as a hall that has run a while).
+    learn_days: int = 0
 
 
 def load(options: SimulateOptions) -> tuple[HallConfig, Scenario]:
@@ -60,9 +64,17 @@ def run(options: SimulateOptions) -> int:
         if options.plot_out is not None:
             print("hallq simulate: --plot draws one day: leave out --days", file=sys.stderr)
             return 2
-        return run_days(cfg, scenario, options.seed, options.days, options.json_out, options.p90)
+        return run_days(
+            cfg,
+            scenario,
+            day_seeds(options.seed, options.days, options.learn_days),
+            options.learn_days,
+            options.json_out,
+            options.p90,
+        )
+    learning = day_seeds(options.seed, 1, options.learn_days)
     wall = time.perf_counter()
-    result = simulate_day(cfg, scenario, options.seed)
+    (result,) = simulate_days(cfg, scenario, learning, options.learn_days)
     wall = time.perf_counter() - wall
     data = metrics(result)
 
@@ -79,6 +91,11 @@ def run(options: SimulateOptions) -> int:
         lambda: summary(data, wall, options.p90),
     )
     return 0
+
+
+def day_seeds(first: int, days: int, learn_days: int) -> list[int]:
+    """Seeds of the days played: the learning days' (far from the measured ones) first."""
+    return [LEARN_SEEDS + first + i for i in range(learn_days)] + list(range(first, first + days))
 
 
 def summary(m: dict[str, Any], wall_seconds: float, p90: bool = False) -> str:
