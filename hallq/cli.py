@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import sys
 import time
 import uuid
@@ -19,6 +20,7 @@ import msgspec
 from hallq import __version__
 from hallq.controller.store import EventLog
 from hallq.errors import ConfigError, StorageError
+from hallq.files import write_atomically
 from hallq.hall.config import HallConfig, UplinkSettings, demo_config_path, load_config
 from hallq.hall.schedule import Timetable, local_now
 from hallq.hall.tomllines import line_of
@@ -92,7 +94,7 @@ def _demo_config_copy(data_dir: Path) -> Path:
     copy = data_dir / "hall.toml"
     if not copy.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        copy.write_text(demo_config_path().read_text(encoding="utf-8"), encoding="utf-8")
+        write_atomically(copy, demo_config_path().read_text(encoding="utf-8"))
     return copy
 
 
@@ -268,6 +270,33 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     return main(cfg, options)
 
 
+def cmd_screen(args: argparse.Namespace) -> int:
+    """`hallq screen ID`: Chromium in kiosk mode on /screen/ID, dark outside its hours."""
+    from hallq.drivers.displaypower import METHODS
+    from hallq.screen.run import ScreenOptions, main
+    from hallq.serving import log_to_stderr
+
+    if args.display not in METHODS:  # from HALLQ_SCREEN_DISPLAY, which argparse does not check
+        print(
+            f"hallq screen: display method {args.display!r}: use one of {', '.join(METHODS)}",
+            file=sys.stderr,
+        )
+        return 2
+    log_to_stderr()
+    return main(
+        ScreenOptions(
+            screen=args.id,
+            controller=args.controller,
+            browser=args.browser,
+            profile=Path(args.profile) if args.profile else None,
+            display=args.display,
+            cec=args.cec,
+            cec_device=args.cec_device,
+            outputs=tuple(args.output),
+        )
+    )
+
+
 def _at_least_zero(text: str) -> int:
     try:
         value = int(text)
@@ -405,6 +434,54 @@ def build_parser() -> argparse.ArgumentParser:
     kiosk.add_argument("--size", help="window size, e.g. 800x480 (full screen: the panel's)")
     kiosk.add_argument("--preview", help="simulated printer: draw each ticket as a PNG here")
     kiosk.set_defaults(func=cmd_kiosk)
+
+    from hallq.drivers.displaypower import METHODS as DISPLAY_METHODS
+
+    screen = sub.add_parser(
+        "screen",
+        help="run a hall screen: Chromium in kiosk mode on /screen/ID, dark outside its hours",
+        description="Waits until the controller serves /screen/ID, runs Chromium in kiosk mode on "
+        "it (again if it exits), and turns the display off outside the screen's hours "
+        "(docs/DEPLOY.md). Settings also come from HALLQ_CONTROLLER, HALLQ_SCREEN_DISPLAY and "
+        "HALLQ_SCREEN_CEC=1 in the environment.",
+    )
+    screen.add_argument("id", metavar="ID", help="the screen's id in [[screens]], or window-N")
+    screen.add_argument(
+        "--controller",
+        default=os.environ.get("HALLQ_CONTROLLER", "http://127.0.0.1:8080"),
+        help="the controller's URL (default http://127.0.0.1:8080)",
+    )
+    screen.add_argument(
+        "--browser", help="the browser (default /usr/bin/chromium, else chromium-browser)"
+    )
+    screen.add_argument(
+        "--profile",
+        help="Chromium's profile folder (default $XDG_RUNTIME_DIR/hallq-screen-ID, "
+        "else /var/lib/hallq/screen-ID)",
+    )
+    screen.add_argument(
+        "--display",
+        choices=DISPLAY_METHODS,
+        default=os.environ.get("HALLQ_SCREEN_DISPLAY", "auto"),
+        help="how the display is turned off and on (default: auto, the first that works)",
+    )
+    screen.add_argument(
+        "--cec",
+        action="store_true",
+        default=os.environ.get("HALLQ_SCREEN_CEC", "") in ("1", "yes", "true"),
+        help="also put a TV in standby and wake it over HDMI-CEC (cec-ctl)",
+    )
+    screen.add_argument(
+        "--cec-device", default="/dev/cec0", help="the HDMI-CEC device (default /dev/cec0)"
+    )
+    screen.add_argument(
+        "--output",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an output to switch, e.g. HDMI-A-1 (repeatable; default: all)",
+    )
+    screen.set_defaults(func=cmd_screen)
 
     simulate = sub.add_parser(
         "simulate", help="simulate a business day of a hall (docs/SIMULATION.md)"

@@ -23,6 +23,7 @@ from hallq import __version__
 from hallq.central.db import Database, DatabaseError, connect
 from hallq.central.schema import migrate
 from hallq.errors import CommandRejected
+from hallq.files import write_atomically
 from hallq.serving import DEMO_CENTRAL_PORT, state_dir
 
 
@@ -126,7 +127,7 @@ def _with_db(args: argparse.Namespace, work: Callable[[Database], Awaitable[int]
 
 def cmd_run(args: argparse.Namespace) -> int:
     from hallq.central.app import create_central_app
-    from hallq.serving import base_url, log_to_stderr, serve
+    from hallq.serving import SystemdService, base_url, log_to_stderr, serve
 
     url = _url(args)
     log_to_stderr()
@@ -141,6 +142,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"hallq central: {e}", file=sys.stderr)
         return 2
     _, base = base_url(args.host, args.port)
+    # systemd (hallq-central.service, Type=notify): ready once listening, the loop's watchdog.
+    SystemdService(app, lambda: f"running: central server on {base}")
     print(f"hallq {__version__}: central server")
     print(f"  database       {url.split('@')[-1] if '@' in url else url}")
     print(f"  pages          {base}/")
@@ -243,9 +246,7 @@ async def _seed_demo(db: Database, lines: list[str]) -> int:
     known = token_file.read_text(encoding="utf-8").strip() if token_file.exists() else ""
     if not known or await authenticate(db, known, now) != hall_id:
         token, _ = await issue_token(db, hall_id, "demo", "demo", now)
-        token_file.parent.mkdir(parents=True, exist_ok=True)
-        token_file.write_text(token + "\n", encoding="utf-8")
-        token_file.chmod(0o600)
+        write_atomically(token_file, token + "\n", mode=0o600)
     lines.append(
         f"the demo hall ({hall_id}) reports here once started with `make run` "
         f"(its token: {token_file})"

@@ -31,12 +31,16 @@ from hallq.controller.api import (
 from hallq.controller.bus import EventBus, Notice
 from hallq.controller.config_file import ConfigFile, fingerprint
 from hallq.controller.openapi import build_openapi
+from hallq.controller.power import add_power_routes, led_power
 from hallq.controller.store import EventLog
 from hallq.controller.uplink import Uplink, add_uplink_routes, uplink_key
 from hallq.controller.views import boards_view
+from hallq.controller.watchdog import watch
 from hallq.controller.writer import HallWriter
 from hallq.drivers.base import DeviceReport, DriverSet
 from hallq.drivers.factory import build_drivers
+from hallq.drivers.led import LedBus
+from hallq.drivers.pi_health import PiMonitor, day_rollover
 from hallq.drivers.voice import CallerVoice
 from hallq.errors import CommandRejected, ConfigError
 from hallq.hall.commands import ChangeConfig, ReportDeviceHealth, Tick
@@ -105,6 +109,7 @@ def create_app(
         )
     )
     app[drivers_key] = devices
+    writer.roll_day = day_rollover(devices.drivers)  # held while the clock is not set
     app[openapi_key] = build_openapi()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -139,11 +144,16 @@ def create_app(
         writer.listeners.append(devices.offer)
         voices = [d for d in devices.drivers if isinstance(d, CallerVoice)]
         scheduler = asyncio.create_task(_broadcast_schedule(writer, voices))
+        buses = [d for d in devices.drivers if isinstance(d, LedBus)]
+        led_dark = asyncio.create_task(led_power(writer, buses), name="hallq-led-power")
         yield
         await uplink.stop()
         scheduler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await scheduler
+        led_dark.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await led_dark
         writer.listeners.remove(devices.offer)
         for driver in devices.drivers:
             await driver.stop()
@@ -160,7 +170,9 @@ def create_app(
         app[accounts_key].close()
 
     app.cleanup_ctx.append(lifecycle)
+    watch(app, writer)  # systemd: ready, watchdog, stopping (after `lifecycle`: stops first)
     add_routes(app)
+    add_power_routes(app)
     add_uplink_routes(app)
     add_web_routes(app)
     return app
@@ -237,11 +249,20 @@ async def _broadcast_schedule(writer: HallWriter, voices: list[CallerVoice]) -> 
 
 async def _day_clock(writer: HallWriter) -> None:
     """Start the new business day promptly at midnight, not only on the first command."""
+    held = False
     while True:
         day = writer.engine.state.day
         config = writer.engine.config
         # Forwards only, as the engine: a clock stepped back must not send a tick every time.
-        if day is None or business_day(config, writer.clock()).isoformat() > day:
+        due = day is None or business_day(config, writer.clock()).isoformat() > day
+        # While the clock is not set (device pi-clock) the new day waits: no tick, one line.
+        hold = due and day is not None and not writer.roll_day()
+        if hold != held:
+            held = hold
+            log.warning(
+                "new business day %s", "held until NTP sets the clock" if hold else "no longer held"
+            )
+        if due and not hold:
             try:
                 await writer.submit(Tick(request_id=f"tick-{uuid.uuid4()}"))
             except CommandRejected as e:  # storage trouble: try again next tick
@@ -297,6 +318,9 @@ class _ConfigSaver:
         self._task = asyncio.create_task(self._save(), name="hallq-config-save")
 
     def _retune(self) -> None:
+        for d in self.devices.drivers:
+            if isinstance(d, PiMonitor):
+                d.reconfigure(self.writer.engine.config.system)
         voice_cfg = self.writer.engine.config.voice
         if voice_cfg is None:
             return

@@ -13,13 +13,11 @@ matches neither was edited by hand (the technician's way) and is submitted as a 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from hallq import files
 
 log = logging.getLogger("hallq.config")
 
@@ -30,50 +28,13 @@ HEADER = (
 
 
 def write_atomically(path: Path, text: str, keep_backup: bool = True) -> None:
-    """Replace `path` with `text` so that a reader or a power cut sees old or new, not half."""
-    path = Path(path)
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if keep_backup and path.exists():
-            _keep_backup(path)
-        os.replace(tmp, path)  # `path` is the old file until this instant, then the new one
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself is durable only once the folder is
-    finally:
-        os.close(dir_fd)
+    """Replace `path` with `text` so that a reader or a power cut sees old or new, not half
+    (the previous file kept as NAME.bak)."""
+    files.write_atomically(path, text, keep_backup=keep_backup)
 
 
 def fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _keep_backup(path: Path) -> None:
-    """Keep the current file as NAME.bak without `path` ever being missing: a second link
-    to it replaces the backup (a copy where the file system has no hard links)."""
-    backup = path.with_name(path.name + ".bak")
-    link = path.with_name(f".{path.name}.bak.tmp")
-    with contextlib.suppress(OSError):
-        os.unlink(link)
-    try:
-        os.link(path, link)
-    except OSError:
-        try:
-            shutil.copy2(path, link)
-        except OSError as e:
-            log.warning("no backup of %s kept: %s", path, e)
-            return
-    os.replace(link, backup)
 
 
 class ConfigFile:

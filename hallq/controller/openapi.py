@@ -109,6 +109,22 @@ _UPLINK = {
 }
 
 
+_SCREEN_POWER = {
+    "type": "object",
+    "required": ["screen", "lit", "now", "next_change", "next_change_local"],
+    "properties": {
+        "screen": {"type": "string"},
+        "lit": {"type": "boolean", "description": "the screen should be on now"},
+        "now": {"type": "number", "description": "the controller's clock (epoch s)"},
+        "next_change": {
+            "type": "number",
+            "description": "when `lit` next flips (epoch s); at most 60 days ahead: ask again then",
+        },
+        "next_change_local": {"type": "string", "description": "the same, in the hall's time"},
+    },
+}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     return {
         str(code): {
@@ -328,6 +344,23 @@ def build_openapi() -> dict[str, Any]:
                     "description": "the uplink",
                     "content": {"application/json": {"schema": _UPLINK}},
                 }
+            },
+        }
+    }
+    paths["/api/screens/{id}/power"] = {
+        "get": {
+            "operationId": "getScreenPower",
+            "summary": "Whether a hall screen is lit now and when that changes (its power "
+            "schedule on the controller's clock; the screen's display follows it)",
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {
+                    "description": "lit or dark, and the next switch",
+                    "content": {"application/json": {"schema": _SCREEN_POWER}},
+                },
+                **_errors(404),
             },
         }
     }

@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hallq.files import write_atomically
 from hallq.hall.state import Ticket
 
 log = logging.getLogger("hallq.status")
@@ -121,16 +122,9 @@ def load_secret(path: Path) -> bytes:
     except (OSError, UnicodeDecodeError, ValueError) as e:
         log.warning("%s is unreadable (%s): making a new one (today's QR codes change)", path, e)
     secret = secrets.token_bytes(SECRET_BYTES)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a file left over from a crash
-        os.write(fd, (secret.hex() + "\n").encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)  # whole or not at all: a power cut never leaves half a secret
+    # Whole or not at all, readable by the controller's user only: a power cut never leaves
+    # half a secret.
+    write_atomically(path, secret.hex() + "\n", mode=0o600)
     return secret
 
 

@@ -56,11 +56,15 @@ class HallWriter:
         log_: EventLog,
         bus: EventBus,
         clock: Callable[[], float] = time.time,
+        roll_day: Callable[[], bool] = lambda: True,
     ) -> None:
         self.engine = engine
         self.log = log_
         self.bus = bus
         self.clock = clock
+        # False holds the business day (the Pi's clock is not synchronised yet): asked once a
+        # batch, so it must be cheap; the controller sets it once its devices are built.
+        self.roll_day = roll_day
         self._queue: asyncio.Queue[tuple[Command, asyncio.Future[dict[str, Any]]]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hallq-log")
@@ -123,6 +127,11 @@ class HallWriter:
         self._queue.put_nowait((cmd, fut))
         return await fut
 
+    @property
+    def running(self) -> bool:
+        """The writer's task is there and has not ended (the watchdog pings only while it is)."""
+        return self._task is not None and not self._task.done()
+
     async def settled(self) -> None:
         """Wait until no batch is between being applied and being committed.
 
@@ -145,9 +154,10 @@ class HallWriter:
             results: list[tuple[asyncio.Future[dict[str, Any]], Outcome]] = []
             records: list[Record] = []
             broken: asyncio.Future[dict[str, Any]] | None = None
+            roll_day = self._may_roll_day()
             for i, (cmd, fut) in enumerate(batch):
                 try:
-                    out = self.engine.execute(cmd, self.clock())
+                    out = self.engine.execute(cmd, self.clock(), roll_day=roll_day)
                 except Exception:
                     # A bug, not a user mistake: this command fails, the hall goes on. Its
                     # half-applied changes are dropped by rebuilding the state from the log
@@ -207,6 +217,13 @@ class HallWriter:
             self._settle()
             # Let the readers that waited for a settled state read it before the next batch.
             await asyncio.sleep(0)
+
+    def _may_roll_day(self) -> bool:
+        try:
+            return self.roll_day()
+        except Exception:  # a broken probe must not stop the hall: roll as without one
+            log.exception("roll_day failed; the business day may roll over")
+            return True
 
     def _settle(self) -> None:
         self.committed_seq = self.engine.state.seq

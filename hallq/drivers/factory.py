@@ -15,6 +15,7 @@ from hallq.drivers.keypad import KeypadBus
 from hallq.drivers.keypad_bus import KeypadBusDriver, StateReader, Submit
 from hallq.drivers.led import Board, BoardLink, BoardsView, LedBus, SerialBoards, SimulatedBoards
 from hallq.drivers.ledframe import UnknownFraming, framing
+from hallq.drivers.pi_health import PiHealth
 from hallq.drivers.printer import PrinterAddress
 from hallq.drivers.voice import (
     AplayOutput,
@@ -43,7 +44,7 @@ def build_drivers(
     """The drivers the configuration asks for; a bad setting is a ConfigError naming it.
 
     Keypad buses send commands and read the state: without `submit` and `state` (a caller
-    that has no controller) they are left out.
+    that has no controller) they are left out, as is the Pi's own health (hallq.drivers.pi_health).
     """
     drivers = DriverSet()
     if cfg.voice is not None and data_dir is not None:
@@ -74,6 +75,8 @@ def build_drivers(
         drivers.drivers.append(
             KeypadBusDriver(kb.name, table, cfg, submit, state, kb.port, kb.baudrate)
         )
+    # The Pi's own health; "pi-clock" (which holds the day) only on this machine's own clock.
+    drivers.drivers.extend(PiHealth(cfg.system, data_dir, with_clock=clock is time.time).drivers)
     return drivers
 
 

@@ -6,6 +6,10 @@ the boards whose text changed. A board shows state, not history, so a backlog is
 the newest event (`keeps_every_event = False`). The serial backend uses pyserial's
 `serial_for_url` (a device path, `socket://host:port` for an RS-485 gateway, `loop://` in
 tests) with timeouts on every read and write, and reopens the port by itself after a fault.
+
+Outside the bus's hours the controller's power task makes it dark (`set_dark`): every board
+blank, and its brightness 0 where the framing has a command for it; the calls are not shown
+until it lights up again, and then every board gets its text at once.
 """
 
 from __future__ import annotations
@@ -142,6 +146,10 @@ class LedBus(Driver):
         self.view = view
         self.language = language
         self.shown: dict[int, str] = {}  # what each board shows, as far as we know
+        self.dark = False  # outside the power schedule: the boards are kept blank
+        self._switched = True  # the last set_dark went through on every board
+        # One writer of the boards at a time: the calls (refresh) or the power task (set_dark).
+        self._writing = asyncio.Lock()
 
     async def open(self) -> None:
         await self.apply_brightness()
@@ -202,8 +210,59 @@ class LedBus(Driver):
             return newest
         return BoardText(f"{newest.text}\u3000{older.scroll.text}", newest.flash)
 
+    async def set_dark(self, dark: bool) -> None:
+        """Go dark (blank every board, brightness 0 where the framing can) or light up again
+        (brightness back, every board's text at once). Asking again for the state the bus is
+        in does nothing, unless the last switch was cut short by a bus fault: then it is tried
+        again."""
+        async with self._writing:
+            if dark == self.dark and self._switched:
+                return
+            self.dark = dark
+            if dark:
+                self._switched = await self._blank_all()
+                return
+            await self.apply_brightness()
+            self.shown.clear()  # a board may have lost its text overnight: send every one
+            self._switched = await self._send_texts()
+
+    async def _blank_all(self) -> bool:
+        """Blank every board (and dim it, where the framing can); False if any did not take it."""
+        failures: list[str] = []
+        for board in self.boards:
+            frames = [self.framing.blank(board.address)]
+            if self.brightness is not None:
+                # Only dimmed when a brightness is configured: it is what lighting up restores.
+                dim = self.framing.set_brightness(board.address, 0)
+                if dim is not None:
+                    frames.append(dim)
+            for frame in frames:
+                try:
+                    answer = await self.link.send(board.address, frame, self.framing)
+                except (OSError, serial.SerialException) as e:
+                    self._serial_fault(e)
+                    return False
+                if answer is False:
+                    failures.append(str(board.address))
+                    break
+            else:
+                self.shown[board.address] = ""
+                if isinstance(self.link, SimulatedBoards):
+                    self.link.remember(board.address, "")
+        self._report(failures)
+        return not failures
+
     async def refresh(self) -> None:
-        """Send each board whose text changed its new text; report the bus's health."""
+        """Send each board whose text changed its new text; report the bus's health.
+
+        While the bus is dark the boards stay blank: the texts are sent when it lights up.
+        """
+        async with self._writing:
+            if not self.dark:
+                await self._send_texts()
+
+    async def _send_texts(self) -> bool:
+        """Send the boards their changed texts; False if a board or the bus failed."""
         failures: list[str] = []
         for address, line in (await self.texts()).items():
             text = line.text
@@ -213,17 +272,25 @@ class LedBus(Driver):
             try:
                 answer = await self.link.send(address, frame, self.framing)
             except (OSError, serial.SerialException) as e:
-                self.failed(
-                    f"{self.name} 串口故障：{e}；请检查RS-485转换器和接线",
-                    f"{self.name}: serial fault: {e}; check the RS-485 adapter and wiring",
-                )
-                return
+                self._serial_fault(e)
+                return False
             if answer is False:
                 failures.append(str(address))
                 continue
             self.shown[address] = text
             if isinstance(self.link, SimulatedBoards):
                 self.link.remember(address, text)
+        self._report(failures)
+        return not failures
+
+    def _serial_fault(self, e: Exception) -> None:
+        self.failed(
+            f"{self.name} 串口故障：{e}；请检查RS-485转换器和接线",
+            f"{self.name}: serial fault: {e}; check the RS-485 adapter and wiring",
+        )
+
+    def _report(self, failures: list[str]) -> None:
+        """The bus's health after a pass over its boards: `failures` are the silent addresses."""
         if failures:
             self.failed(
                 f"{self.name} 屏地址 {'、'.join(failures)} 无应答，请检查屏幕电源和地址设置",

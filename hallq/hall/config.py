@@ -217,6 +217,10 @@ class LedBus(_Section, kw_only=True):
     language: str = "zh"
     brightness: int | None = None  # 0-100 %, where the board's framing can set it
     boards: list[LedBoard] = []
+    # When the boards are lit, as a screen's `on_hours`: spans on the days the hall is open.
+    # Empty: from `lead_minutes` before the first session to 10 minutes after the last.
+    on_hours: list[str] = []
+    lead_minutes: int = 30
 
 
 def _default_evaluator_levels() -> dict[str, str]:
@@ -337,6 +341,20 @@ class UplinkSettings(_Section, kw_only=True):
     max_backoff_seconds: float = 60.0
 
 
+class SystemSettings(_Section, kw_only=True):
+    """The controller's own machine (the Pi): its health checks and the day rollover.
+
+    The Pi has no battery clock: until NTP sets it, its time is the last one saved at
+    shutdown, and a new business day on that clock would expire a queue. Device health
+    "pi-clock", "pi-storage", "pi-power", "pi-temperature" (docs/DEPLOY.md).
+    """
+
+    hold_day_until_clock_synced: bool = True
+    disk_warn_percent: int = 90  # storage used at which "pi-storage" warns (98%: error)
+    temperature_warn_celsius: float = 80.0  # CPU temperature that warns (85 °C: throttling)
+    check_seconds: float = 30.0  # how often each is looked at
+
+
 class HallConfig(_Section, kw_only=True, dict=True):
     hall: HallInfo
     hours: Hours = msgspec.field(default_factory=Hours)
@@ -357,6 +375,7 @@ class HallConfig(_Section, kw_only=True, dict=True):
     screens: list[Screen] = []
     notices: list[Notice] = []
     uplink: UplinkSettings | None = None
+    system: SystemSettings = msgspec.field(default_factory=SystemSettings)
 
     # Look-ups used on every command, built once per loaded configuration.
     @cached_property
@@ -669,6 +688,9 @@ def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
             p.add(f"{at}.brightness", "must be 0-100 (per cent)")
         if bus.baudrate not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
             p.add(f"{at}.baudrate", "use a standard rate, e.g. 9600")
+        _check_sessions(p, f"{at}.on_hours", bus.on_hours)
+        if not 0 <= bus.lead_minutes <= 240:
+            p.add(f"{at}.lead_minutes", "must be between 0 and 240 minutes")
         addresses: set[int] = set()
         for j, board in enumerate(bus.boards):
             if not 0 <= board.address <= 255:
@@ -698,7 +720,20 @@ def _check_semantics(cfg: HallConfig) -> list[tuple[str, str]]:
     _check_screens(p, cfg, numbers)
     if cfg.uplink is not None:
         _check_uplink(p, cfg.uplink)
+    _check_system(p, cfg.system)
     return p.items
+
+
+def _check_system(p: _Problems, sy: SystemSettings) -> None:
+    if not 50 <= sy.disk_warn_percent <= 97:
+        p.add("system.disk_warn_percent", "must be 50-97 (per cent used; 98% is an error anyway)")
+    if not 40 <= sy.temperature_warn_celsius <= 84:
+        p.add(
+            "system.temperature_warn_celsius",
+            "must be 40-84 °C (the Pi throttles at 85 °C, an error anyway)",
+        )
+    if not 5 <= sy.check_seconds <= 3600:
+        p.add("system.check_seconds", "must be 5-3600 seconds")
 
 
 def _check_uplink(p: _Problems, up: UplinkSettings) -> None:
