@@ -48,8 +48,8 @@ QUICK = {
 }
 REPRODUCE = ".venv/bin/python -m bench simulate"
 # Days played first for the hall to learn from (its staffing over the day, the P90's scale):
-# a hall in service has run for weeks, and a newly installed one learns in about this long.
-LEARN_DAYS = 2
+# a hall in service has run for weeks; these figures are for one that has run a week.
+LEARN_DAYS = 5
 
 
 def _days(name: str, count: int) -> list[tuple[DayResult, float]]:

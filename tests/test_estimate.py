@@ -123,6 +123,37 @@ def test_the_p90_is_on_the_ticket_its_event_and_the_views(small: HallConfig) -> 
     assert first["estimate_minutes"] == first["estimate_p90_minutes"] == 0
 
 
+def test_the_p90_learns_from_its_unrounded_margin_and_over_days(small: HallConfig) -> None:
+    """The event keeps the P90's margin before calibration, unrounded, so that a ticket whose
+    P90 is within a tenth of a minute of its estimate still teaches the scale; from the second
+    day on, the scale follows about P90_MEMORY_DAYS days' worth of tickets."""
+    from hallq.hall import pace
+
+    hall = busy_alpha(small, 9, 0, queue=3)
+    ticket = hall.issue()
+    issued = [r.event for r in hall.records if isinstance(r.event, e.TicketIssued)][-1]
+    scale = hall.engine.state.hall_pace.p90_scale
+    margin = issued.estimate_margin_minutes
+    assert margin is not None and margin > 0
+    printed = ticket["estimate_p90_minutes"] - ticket["estimate_minutes"]
+    assert margin * scale == pytest.approx(printed, abs=0.11)  # the printed two are rounded
+    assert hall.engine.find_ticket(ticket["number"]).estimate_margin_minutes == margin
+    # An old log without the margin: derived from the rounded estimate and P90 as before.
+    state = hall.engine.state
+    assert pace.p90_margin(state, 10.0, 10.05) is None  # too close to tell from rounded figures
+    assert pace.model_margin(state, 10.0, 10.05) == pytest.approx(0.05 / scale)
+
+    h = state.hall_pace
+    assert h.p90_today == 0 and h.p90_per_day == 0.0
+    hall.later(30)
+    hall.ok(c.CallNext, window=1)  # a first call checks a P90
+    checks = h.p90_checks
+    assert checks >= 1 and h.p90_today == checks
+    hall.now = at(2026, 11, 24, 0, 1)
+    hall.ok(c.Tick)
+    assert h.p90_today == 0 and h.p90_per_day == checks
+
+
 def test_priority_tickets_that_will_arrive_go_ahead_of_normal_ones(small: HallConfig) -> None:
     hall = busy_alpha(small, 9, 0)
     for i in range(12):  # a quarter of the tickets lately were in the green channel

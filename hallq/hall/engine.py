@@ -515,6 +515,7 @@ class Engine:
                 ahead=ahead,
                 estimate_minutes=None if minutes is None else round(minutes, 1),
                 estimate_p90_minutes=None if p90 is None else round(p90, 1),
+                estimate_margin_minutes=pace.model_margin(self.state, minutes, p90),
             )
         ]
 
@@ -1004,6 +1005,7 @@ class Engine:
     def _a_day(self, ev: e.DayStarted, ts: float) -> None:
         s = self.state
         staffing.learn_day(s, ev.day, self.config.zone, ts)  # before the windows close
+        pace.learn_day(s)
         s.day = ev.day
         s.tickets = {}
         self.calls = []
@@ -1040,9 +1042,9 @@ class Engine:
             language=ev.language,
             estimate_minutes=ev.estimate_minutes,
             estimate_p90_minutes=ev.estimate_p90_minutes,
-            estimate_margin_minutes=pace.p90_margin(
-                s, ev.estimate_minutes, ev.estimate_p90_minutes
-            ),
+            estimate_margin_minutes=ev.estimate_margin_minutes
+            if ev.estimate_margin_minutes is not None
+            else pace.p90_margin(s, ev.estimate_minutes, ev.estimate_p90_minutes),
             ahead_at_issue=ev.ahead,
         )
         s.tickets[t.id] = t

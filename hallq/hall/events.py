@@ -38,6 +38,9 @@ class TicketIssued(Event, tag="ticket_issued", kw_only=True):
     estimate_minutes: float | None = None
     in_quota: bool = True  # False for a priority class that bypasses the quota
     estimate_p90_minutes: float | None = None  # 9 in 10 are called sooner (hallq/hall/estimate.py)
+    # The P90's margin over the estimate before calibration, unrounded (what the P90 learns
+    # from: hallq/hall/pace.py); older logs lack it and derive it from the rounded two.
+    estimate_margin_minutes: float | None = None
 
 
 class TicketCalled(Event, tag="ticket_called", kw_only=True):

@@ -34,6 +34,7 @@ P90_TARGET = 0.1  # the share of waits that should exceed the P90 estimate
 # How far one ticket moves the P90 scale (a running quantile, by stochastic approximation):
 # 1/(n + P90_EARLY) for the n-th, so that a new hall learns fast, and then P90_STEP.
 P90_STEP = 0.005
+P90_MEMORY_DAYS = 2  # from the second day on: about the last two days' tickets
 P90_EARLY = 50
 # The floor keeps a P90 from closing in on the estimate after a long accurate stretch (the
 # scale follows the hall by the minute; the next rush comes before the misses that tell).
@@ -70,8 +71,17 @@ def learn_issue(state: HallState, service: str, priority: bool, ts: float) -> No
     h.priority_share += _mean_step(h.tickets, PRIORITY_TICKETS) * (priority - h.priority_share)
 
 
+def model_margin(state: HallState, minutes: float | None, p90: float | None) -> float | None:
+    """A new ticket's P90 margin before calibration, from the unrounded estimate and P90;
+    None when there is none (a ticket called at once: both 0)."""
+    if minutes is None or p90 is None or p90 <= minutes:
+        return None
+    return round((p90 - minutes) / state.hall_pace.p90_scale, 4)
+
+
 def p90_margin(state: HallState, minutes: float | None, p90: float | None) -> float | None:
-    """A new ticket's P90 margin before calibration (what the model itself gave)."""
+    """A ticket's P90 margin before calibration, from the estimate and P90 as printed (to a
+    tenth of a minute: logs from before the margin was kept)."""
     if minutes is None or p90 is None or p90 - minutes < MIN_MARGIN_MINUTES:
         return None
     return (p90 - minutes) / state.hall_pace.p90_scale
@@ -91,10 +101,26 @@ def learn_first_call(state: HallState, t: Ticket, ts: float) -> None:
         h = state.hall_pace
         h.p90_checks += 1
         beyond = 1.0 if (minutes - t.estimate_minutes) / margin > h.p90_scale else 0.0
+        h.p90_today += 1
         low, high = P90_SCALE_RANGE
-        step = max(P90_STEP, 1.0 / (h.p90_checks + P90_EARLY))
+        # Over its first day a hall learns fast; after that the scale follows the last few
+        # days' worth of tickets, not the last few minutes': the waits that tell it a P90 was
+        # too narrow come back a wait later, and a scale that swings within the day is
+        # narrow when the rush comes.
+        memory = P90_MEMORY_DAYS * h.p90_per_day if h.p90_per_day else 1.0 / P90_STEP
+        step = max(1.0 / memory, 1.0 / (h.p90_checks + P90_EARLY))
         scale = h.p90_scale * math.exp(step * (beyond - P90_TARGET) / P90_TARGET)
         h.p90_scale = min(high, max(low, scale))
+
+
+def learn_day(state: HallState) -> None:
+    """A new business day: how many P90 checks a day brings (the scale's memory)."""
+    h = state.hall_pace
+    if h.p90_today:
+        days = state.staffing.days or 1
+        weight = 1.0 / min(days, P90_MEMORY_DAYS)
+        h.p90_per_day += weight * (h.p90_today - h.p90_per_day) if h.p90_per_day else h.p90_today
+        h.p90_today = 0
 
 
 def learn_gave_up(state: HallState, t: Ticket, ts: float) -> None:

@@ -126,6 +126,8 @@ class HallPace(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     appointments_kept: float = 0.0  # of them, checked in
     p90_checks: int = 0
     p90_scale: float = 1.0  # the P90's spread, scaled so that 10% of waits exceed it
+    p90_today: int = 0  # checks of the P90 so far today
+    p90_per_day: float = 0.0  # checks of the P90 on a business day (learned over days)
 
 
 class WindowHours(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
