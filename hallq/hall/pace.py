@@ -36,8 +36,7 @@ P90_TARGET = 0.1  # the share of waits that should exceed the P90 estimate
 P90_STEP = 0.005
 P90_MEMORY_DAYS = 2  # from the second day on: about the last two days' tickets
 P90_EARLY = 50
-# The floor keeps a P90 from closing in on the estimate after a long accurate stretch (the
-# scale follows the hall by the minute; the next rush comes before the misses that tell).
+# Bounds of the scale: never a P90 on the estimate itself, nor one of hours for minutes.
 P90_SCALE_RANGE = (0.15, 4.0)
 MIN_MARGIN_MINUTES = 0.2  # P90s this close to the estimate teach nothing (rounding)
 
