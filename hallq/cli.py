@@ -297,16 +297,6 @@ def cmd_screen(args: argparse.Namespace) -> int:
     )
 
 
-def _at_least_zero(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is below 0")
-    return value
-
-
 def _positive_minutes(text: str) -> float:
     """--target-p90: a wait in minutes above zero."""
     try:
@@ -318,15 +308,23 @@ def _positive_minutes(text: str) -> float:
     return value
 
 
-def _at_least_one(text: str) -> int:
-    """--seeds, --rounds, --max-windows: a whole number, 1 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'"{text}" is not a whole number') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: give 1 or more")
-    return value
+def _whole_number(least: int) -> Callable[[str], int]:
+    """An argument type: a whole number, `least` or more."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'"{text}" is not a whole number') from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text}: give {least} or more")
+        return value
+
+    return parse
+
+
+_at_least_one = _whole_number(1)  # --days, --seeds, --rounds, --max-windows
+_at_least_zero = _whole_number(0)  # --learn-days
 
 
 def cmd_simulate_plan(args: argparse.Namespace) -> int:
