@@ -19,9 +19,10 @@ from hallq.controller.accounts import (
 )
 from hallq.controller.api import accounts_key, writer_key
 from hallq.controller.app import create_app
-from hallq.controller.config_file import fingerprint, write_atomically
+from hallq.controller.config_file import fingerprint
 from hallq.drivers.base import DriverSet
 from hallq.errors import BadRequest, CommandRejected
+from hallq.files import write_atomically
 from hallq.hall import commands as c
 from hallq.hall.config import HallConfig, config_toml, parse_config
 from hallq.hall.events import ConfigChanged
@@ -64,7 +65,9 @@ async def test_a_change_is_logged_saved_and_live(
         writer = client.app[writer_key]
         text = "# saved by a test\n" + config_toml(renamed(small_config, "新大厅"))
         reply = await writer.submit(
-            c.ChangeConfig(request_id="cfg-1", text=text, by="admin", base_digest=writer.engine.config_digest)
+            c.ChangeConfig(
+                request_id="cfg-1", text=text, by="admin", base_digest=writer.engine.config_digest
+            )
         )
         assert reply["events"][-1]["type"] == "config_changed"
         assert reply["events"][-1]["changed"] == ["hall"]
@@ -118,7 +121,7 @@ async def test_a_file_edited_by_hand_while_stopped_wins_and_is_logged(
     )
     await client.close()
     edited = SMALL_HALL_TOML.replace('name = "测试大厅"', 'name = "手工改的"')
-    write_atomically(hall_file, edited)
+    write_atomically(hall_file, edited, keep_backup=True)
     client = await started(parse_config(edited), tmp_path, clock)
     try:
         writer = client.app[writer_key]
@@ -152,7 +155,9 @@ async def test_a_broken_hand_edit_keeps_the_last_good_configuration(
 async def test_sign_in_needs_the_pin_once_one_is_set(
     demo_config: HallConfig, tmp_path: Path
 ) -> None:
-    app = create_app(demo_config, tmp_path, clock=Clock(at(2026, 11, 23, 9, 0)), drivers=DriverSet())
+    app = create_app(
+        demo_config, tmp_path, clock=Clock(at(2026, 11, 23, 9, 0)), drivers=DriverSet()
+    )
     client: TestClient = TestClient(TestServer(app))  # type: ignore[type-arg]
     await client.start_server()
     try:

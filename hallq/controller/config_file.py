@@ -17,7 +17,7 @@ import hashlib
 import logging
 from pathlib import Path
 
-from hallq import files
+from hallq.files import write_atomically
 
 log = logging.getLogger("hallq.config")
 
@@ -25,12 +25,6 @@ HEADER = (
     "# Hall configuration, saved by hallq's admin page ({when}).\n"
     "# Edits by hand are welcome: check them with `hallq check-config FILE`.\n"
 )
-
-
-def write_atomically(path: Path, text: str, keep_backup: bool = True) -> None:
-    """Replace `path` with `text` so that a reader or a power cut sees old or new, not half
-    (the previous file kept as NAME.bak)."""
-    files.write_atomically(path, text, keep_backup=keep_backup)
 
 
 def fingerprint(text: str) -> str:
@@ -55,7 +49,7 @@ class ConfigFile:
 
     def remember(self, text: str) -> None:
         if self.marker is not None:
-            write_atomically(self.marker, fingerprint(text) + "\n", keep_backup=False)
+            write_atomically(self.marker, fingerprint(text) + "\n")
 
     def read(self) -> str | None:
         if self.path is None:
@@ -68,6 +62,6 @@ class ConfigFile:
     def save(self, text: str) -> None:
         if self.path is None:
             return
-        write_atomically(self.path, text)
+        write_atomically(self.path, text, keep_backup=True)
         self.remember(text)
         log.info("configuration saved to %s", self.path)
